@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` (the main job on its default) and `make test`.
+# OpenBLAS is used when the C library links (Debian: libopenblas-dev); otherwise pure-Go gonum.
+
+GO      ?= go
+PYTHON  ?= /usr/bin/python3
+OPENBLAS := $(shell printf 'int main(void){return 0;}' | cc -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
+TAGS    := $(if $(OPENBLAS),-tags openblas,)
+BIN     := bin/trainer
+
+.PHONY: setup build run test bench fmt vet golden
+
+# setup installs OpenBLAS when it is missing and this is a Debian machine run as root; without it
+# everything still works on pure Go, only slower.
+setup:
+	@if [ -z "$(OPENBLAS)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing libopenblas-dev"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null; \
+	fi
+	$(GO) mod download
+
+build: setup
+	$(MAKE) --no-print-directory $(BIN)
+
+$(BIN): FORCE
+	$(GO) build $(TAGS) -o $(BIN) ./cmd/trainer
+
+FORCE:
+
+# The main job on its built-in default: the ResNet-18 of the lesson, then a training benchmark of
+# ResNet-20.
+run: build
+	./$(BIN) summary -model resnet18 -classes 1000 -input 1,3,224,224
+	./$(BIN) bench -model resnet20 -batch 128 -steps 10
+
+# Tests: pure Go always; the OpenBLAS build of the ops too when OpenBLAS is there.
+test: setup
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) test -count=1 ./...
+	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
+
+# Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.
+bench: build
+	$(GO) test $(TAGS) -run '^$$' -bench . -benchmem ./graph/ops/ ./blocks/ ./resnet/
+	./$(BIN) compare
+
+fmt:
+	gofmt -w .
+
+vet:
+	$(GO) vet ./...
+
+# Regenerate the PyTorch golden data (needs Debian's python3-torch and python3-torchvision).
+golden:
+	cd resnet/testdata && $(PYTHON) gen_golden.py

@@ -1,0 +1,145 @@
+package blocks
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/resnet-go/resnet/graph"
+)
+
+// Shortcut is how a block joins its input to its output when their shapes differ (He et al. 2016,
+// §3.3). When stride is 1 and the channels match, every option is the identity.
+type Shortcut int
+
+const (
+	// Projection is option B: a 1×1 convolution with the block's stride, then BatchNorm
+	// (downsample.0, downsample.1), as torchvision.
+	Projection Shortcut = iota
+	// ZeroPad is option A: subsample by the stride and pad the new channels with zeros. It has
+	// no parameters; the paper uses it for its CIFAR-10 nets.
+	ZeroPad
+)
+
+func (s Shortcut) String() string {
+	if s == ZeroPad {
+		return "A (zero-pad)"
+	}
+	return "B (projection)"
+}
+
+// Kind is a block type: Basic or Bottleneck.
+type Kind int
+
+const (
+	// Basic is two 3×3 convolutions (ResNet-18/34 and the CIFAR nets).
+	Basic Kind = iota
+	// Bottleneck is 1×1 → 3×3 → 1×1 with expansion 4 (ResNet-50/101/152).
+	Bottleneck
+)
+
+// Expansion is the ratio of a block's output channels to its planes.
+func (k Kind) Expansion() int {
+	if k == Bottleneck {
+		return 4
+	}
+	return 1
+}
+
+func (k Kind) String() string {
+	if k == Bottleneck {
+		return "bottleneck"
+	}
+	return "basic"
+}
+
+// Config describes one block: its width (planes; the output has planes·Expansion channels), the
+// stride of its first spatial convolution, its shortcut option, and whether it is the plain twin.
+type Config struct {
+	Kind     Kind
+	Planes   int
+	Stride   int
+	Shortcut Shortcut
+	Plain    bool
+}
+
+// Build adds the block described by c to b, applied to x.
+func Build(b *graph.Builder, x *G.Node, c Config) *G.Node {
+	if c.Planes < 1 || c.Stride < 1 {
+		b.Fail(fmt.Errorf("block: planes %d and stride %d must be positive", c.Planes, c.Stride))
+		return nil
+	}
+	var branch *G.Node
+	if c.Kind == Bottleneck {
+		branch = bottleneckBranch(b, x, c)
+	} else {
+		branch = basicBranch(b, x, c)
+	}
+	if c.Plain {
+		return branch
+	}
+	return b.AddReLU(branch, shortcut(b, x, c.Planes*c.Kind.Expansion(), c.Stride, c.Shortcut))
+}
+
+// BasicBlock is conv3×3(stride) → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.
+func BasicBlock(b *graph.Builder, x *G.Node, planes, stride int, sc Shortcut) *G.Node {
+	return Build(b, x, Config{Kind: Basic, Planes: planes, Stride: stride, Shortcut: sc})
+}
+
+// BottleneckBlock is conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU → conv1×1 (4·planes) → BN,
+// plus the shortcut, then ReLU. The stride sits on the 3×3 convolution, as torchvision's "v1.5".
+func BottleneckBlock(b *graph.Builder, x *G.Node, planes, stride int, sc Shortcut) *G.Node {
+	return Build(b, x, Config{Kind: Bottleneck, Planes: planes, Stride: stride, Shortcut: sc})
+}
+
+// PlainBasic is BasicBlock without the shortcut: relu(BN(conv(relu(BN(conv(x)))))).
+func PlainBasic(b *graph.Builder, x *G.Node, planes, stride int) *G.Node {
+	return Build(b, x, Config{Kind: Basic, Planes: planes, Stride: stride, Plain: true})
+}
+
+// PlainBottleneck is BottleneckBlock without the shortcut.
+func PlainBottleneck(b *graph.Builder, x *G.Node, planes, stride int) *G.Node {
+	return Build(b, x, Config{Kind: Bottleneck, Planes: planes, Stride: stride, Plain: true})
+}
+
+// closeBranch is the last BatchNorm: before the join in a residual block (γ may start at 0 there,
+// see graph.Config.ZeroInitResidual), fused with the final ReLU in a plain one.
+func closeBranch(b *graph.Builder, name string, x *G.Node, plain bool) *G.Node {
+	if plain {
+		return b.BatchNormReLU(name, x)
+	}
+	return b.ResidualBatchNorm2d(name, x)
+}
+
+func basicBranch(b *graph.Builder, x *G.Node, c Config) *G.Node {
+	out := b.Conv2d("conv1", x, c.Planes, 3, c.Stride, 1)
+	out = b.BatchNormReLU("bn1", out)
+	out = b.Conv2d("conv2", out, c.Planes, 3, 1, 1)
+	return closeBranch(b, "bn2", out, c.Plain)
+}
+
+func bottleneckBranch(b *graph.Builder, x *G.Node, c Config) *G.Node {
+	out := b.Conv2d("conv1", x, c.Planes, 1, 1, 0)
+	out = b.BatchNormReLU("bn1", out)
+	out = b.Conv2d("conv2", out, c.Planes, 3, c.Stride, 1)
+	out = b.BatchNormReLU("bn2", out)
+	out = b.Conv2d("conv3", out, c.Planes*4, 1, 1, 0)
+	return closeBranch(b, "bn3", out, c.Plain)
+}
+
+// shortcut is the one place that decides the shortcut: the identity when the shape is kept,
+// otherwise option A or B.
+func shortcut(b *graph.Builder, x *G.Node, out, stride int, sc Shortcut) *G.Node {
+	if x == nil || b.Err() != nil {
+		return nil
+	}
+	if stride == 1 && x.Shape()[1] == out {
+		return x
+	}
+	if sc == ZeroPad {
+		return b.ShortcutA(x, stride, out)
+	}
+	ds := b.Scope("downsample")
+	y := ds.Conv2d("0", x, out, 1, stride, 0)
+	return ds.BatchNorm2d("1", y)
+}

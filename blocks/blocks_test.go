@@ -1,0 +1,127 @@
+package blocks_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/blocks"
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/graph/gradcheck"
+)
+
+// build makes a float64 graph with one block applied to a random input of shape in.
+func build(t *testing.T, c blocks.Config, in []int, cfg graph.Config) (*G.ExprGraph, *G.Node, *G.Node, *graph.Builder) {
+	t.Helper()
+	p, err := graph.NewParams(tensor.Float64, 7)
+	require.NoError(t, err)
+	g := G.NewGraph()
+	b := graph.NewBuilder(g, p, cfg)
+	x := b.InputWithGrad("x", in...)
+	y := blocks.Build(b, x, c)
+	require.NoError(t, b.Err())
+	require.NoError(t, gradcheck.Fill(x, 3, 1))
+	return g, x, y, b
+}
+
+func TestBlockGradients(t *testing.T) {
+	cases := []struct {
+		name  string
+		cfg   blocks.Config
+		in    []int
+		out   []int
+		names []string // trainable parameters, in order
+	}{
+		{"basic identity", blocks.Config{Kind: blocks.Basic, Planes: 4, Stride: 1}, []int{2, 4, 5, 5}, []int{2, 4, 5, 5},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"}},
+		{"basic projection", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.Projection}, []int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias",
+				"downsample.0.weight", "downsample.1.weight", "downsample.1.bias"}},
+		{"basic option A", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.ZeroPad}, []int{2, 4, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"}},
+		{"bottleneck projection", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Shortcut: blocks.Projection}, []int{2, 4, 6, 6}, []int{2, 8, 3, 3},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias", "conv3.weight", "bn3.weight", "bn3.bias",
+				"downsample.0.weight", "downsample.1.weight", "downsample.1.bias"}},
+		{"plain basic", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Plain: true}, []int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"}},
+		{"plain bottleneck", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 1, Plain: true}, []int{2, 8, 4, 4}, []int{2, 8, 4, 4},
+			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias", "conv3.weight", "bn3.weight", "bn3.bias"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, x, y, b := build(t, c.cfg, c.in, graph.Config{})
+			assert.Equal(t, tensor.Shape(c.out), y.Shape())
+			var names []string
+			wrt := G.Nodes{x}
+			for _, bd := range b.Trainable() {
+				names = append(names, bd.Param.Name)
+				wrt = append(wrt, bd.Node)
+			}
+			assert.Equal(t, c.names, names)
+			loss, err := gradcheck.WeightedSum(y, 11)
+			require.NoError(t, err)
+			res, err := gradcheck.Check(g, loss, wrt, 1e-6, 25)
+			require.NoError(t, err)
+			assert.LessOrEqual(t, res.MaxRelErr, 1e-5, "worst: %s (%d checked)", res.Worst, res.Checked)
+		})
+	}
+}
+
+// With γ = 0 on the last BatchNorm (ZeroInitResidual) and β = 0, the branch outputs 0 and the
+// block is relu(x): the gradient reaching x is the upstream gradient through the identity
+// shortcut alone, ∂L/∂x = ∂L/∂y·[x > 0]. A plain block built the same way has no such path.
+func TestIdentityShortcutCarriesGradient(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		c := blocks.Config{Kind: blocks.Basic, Planes: 4, Stride: 1, Plain: plain}
+		g, x, y, _ := build(t, c, []int{2, 4, 5, 5}, graph.Config{ZeroInitResidual: true})
+		loss, err := gradcheck.WeightedSum(y, 5)
+		require.NoError(t, err)
+		grads, err := G.Grad(loss, x)
+		require.NoError(t, err)
+		var dx, r G.Value
+		G.Read(grads[0], &dx)
+		vm := G.NewTapeMachine(g)
+		require.NoError(t, vm.RunAll())
+		vm.Close()
+		// r is the gradient of the loss with respect to y (see gradcheck.WeightedSum).
+		for _, n := range g.AllNodes() {
+			if n.Name() == "r5" {
+				r = n.Value()
+			}
+		}
+		require.NotNil(t, r)
+		xs, rs, ds := x.Value().Data().([]float64), r.Data().([]float64), dx.Data().([]float64)
+		var maxDiff float64
+		for i := range xs {
+			want := 0.0
+			if xs[i] > 0 {
+				want = rs[i]
+			}
+			maxDiff = max(maxDiff, abs(ds[i]-want))
+		}
+		if plain {
+			assert.Greater(t, maxDiff, 0.1, "a plain block has no identity path")
+		} else {
+			assert.Less(t, maxDiff, 1e-12, "∂L/∂x of a zero-initialised residual block is ∂L/∂y·[x>0]")
+		}
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func TestBadConfig(t *testing.T) {
+	p, err := graph.NewParams(tensor.Float32, 1)
+	require.NoError(t, err)
+	b := graph.NewBuilder(G.NewGraph(), p, graph.Config{})
+	x := b.Input("x", 1, 3, 8, 8)
+	assert.Nil(t, blocks.Build(b, x, blocks.Config{Planes: 0, Stride: 1}))
+	assert.ErrorContains(t, b.Err(), "planes 0")
+}

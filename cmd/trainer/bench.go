@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/graph/ops"
+	"github.com/resnet-go/resnet/train"
+)
+
+func bench(args []string, stdout io.Writer) error {
+	fs := newFlags("bench")
+	var mf modelFlags
+	mf.register(fs, "resnet20")
+	batch := fs.Int("batch", 128, "batch size (overrides N of -input)")
+	steps := fs.Int("steps", 20, "timed steps")
+	warmup := fs.Int("warmup", 2, "untimed steps first")
+	infer := fs.Bool("infer", false, "time inference (evaluation mode, forward only) instead of training")
+	workers := fs.Int("workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	switch {
+	case *batch < 1:
+		return usageError{fmt.Errorf("-batch %d: must be at least 1", *batch)}
+	case *steps < 1:
+		return usageError{fmt.Errorf("-steps %d: must be at least 1", *steps)}
+	case *warmup < 0:
+		return usageError{fmt.Errorf("-warmup %d: must not be negative", *warmup)}
+	case *workers < 0:
+		return usageError{fmt.Errorf("-workers %d: must not be negative", *workers)}
+	}
+	spec, shape, dt, err := mf.resolve()
+	if err != nil {
+		return err
+	}
+	shape[0] = *batch
+	if *workers > 0 {
+		ops.SetWorkers(*workers)
+	}
+	p, err := graph.NewParams(dt, mf.seed)
+	if err != nil {
+		return err
+	}
+	x := randomInput(dt, shape, mf.seed)
+	rng := rand.New(rand.NewSource(mf.seed))
+	labels := make([]int, shape[0])
+	for i := range labels {
+		labels[i] = rng.Intn(spec.Classes)
+	}
+
+	var step func() error
+	what := "train step (forward, backward, SGD update)"
+	if *infer {
+		what = "inference (eval mode, forward)"
+		e, err := train.NewEvaluator(spec, p, shape[0], shape[2], shape[3])
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		step = func() error { _, err := e.Logits(x); return err }
+	} else {
+		// The PyTorch peer's settings (../shared/peers/pytorch_bench.py).
+		opt, err := train.NewSGD(train.SGDConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4})
+		if err != nil {
+			return err
+		}
+		t, err := train.NewTrainer(spec, p, graph.Config{}, shape[0], shape[2], shape[3], opt)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		step = func() error { _, err := t.Step(x, labels); return err }
+	}
+
+	fmt.Fprintf(stdout, "bench: %s %s, batch %d, input %dx%dx%d, %v, blas %s, workers %d\n",
+		spec.Name, what, shape[0], shape[1], shape[2], shape[3], dt, ops.BLAS(), ops.Workers())
+	for i := 0; i < *warmup; i++ {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	times := make([]float64, *steps)
+	for i := range times {
+		start := time.Now()
+		if err := step(); err != nil {
+			return err
+		}
+		times[i] = float64(time.Since(start).Microseconds()) / 1000
+	}
+	runtime.ReadMemStats(&after)
+	slices.Sort(times)
+	med := median(times)
+	fmt.Fprintf(stdout, "median: %.1f ms/step (min %.1f, max %.1f, %d steps)\n", med, times[0], times[len(times)-1], len(times))
+	fmt.Fprintf(stdout, "throughput: %.1f img/s\n", float64(shape[0])/med*1000)
+	fmt.Fprintf(stdout, "allocated: %.1f MB/step\n", float64(after.TotalAlloc-before.TotalAlloc)/float64(len(times))/1e6)
+	if rss, ok := peakRSS(); ok {
+		fmt.Fprintf(stdout, "peak RSS: %.0f MB\n", rss/1e6)
+	}
+	return nil
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// peakRSS is the process's maximum resident set size in bytes (Linux reports KiB).
+func peakRSS() (float64, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return float64(ru.Maxrss) * 1024, true
+}

@@ -1,0 +1,173 @@
+// Command trainer builds, inspects, benchmarks and trains the ResNet family.
+//
+//	trainer summary -model resnet18 -classes 1000 -input 1,3,224,224
+//	trainer bench   -model resnet20 -batch 128 -steps 20 [-infer]
+//	trainer compare -workloads resnet20:128,resnet18-infer:16 -rounds 3
+//
+// Bad input (an unknown model, a malformed shape, an unknown flag) prints one line naming the
+// problem and exits with status 2.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/resnet"
+)
+
+const usage = `usage: trainer <command> [flags]
+
+commands:
+  summary   layer table, parameter count, MACs and a forward pass of a model
+  bench     time training steps (or inference with -infer) on random data
+  compare   bench against the PyTorch peer on the same workloads, alternating
+
+Run "trainer <command> -h" for its flags.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// usageError is bad input from the user: exit status 2.
+type usageError struct{ error }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "summary":
+		err = summary(args[1:], stdout)
+	case "bench":
+		err = bench(args[1:], stdout)
+	case "compare":
+		err = compare(args[1:], stdout)
+	default:
+		err = usageError{fmt.Errorf("unknown command %q (want summary, bench or compare)", args[0])}
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "trainer %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "trainer %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// newFlags returns a flag set that reports errors once, through run, instead of printing usage.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args, turning every problem into a usageError; -h prints the flags to out.
+func parse(fs *flag.FlagSet, args []string, out io.Writer) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(out, "usage: trainer %s [flags]\n", fs.Name())
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// modelFlags are the flags every command takes to choose a model.
+type modelFlags struct {
+	model   string
+	classes int
+	input   string
+	dtype   string
+	seed    int64
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet, model string) {
+	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), plain18…, plain20…")
+	fs.IntVar(&m.classes, "classes", 0, "number of classes (default 1000 for ImageNet nets, 10 for CIFAR nets)")
+	fs.StringVar(&m.input, "input", "", "input shape N,C,H,W (default 1,3,224,224 for ImageNet nets, 1,3,32,32 for CIFAR nets)")
+	fs.StringVar(&m.dtype, "dtype", "float32", "float32 or float64")
+	fs.Int64Var(&m.seed, "seed", 1, "seed of the weights and the random input")
+}
+
+// resolve turns the flags into a spec, an input shape and a dtype.
+func (m *modelFlags) resolve() (resnet.Spec, [4]int, tensor.Dtype, error) {
+	var shape [4]int
+	probe, err := resnet.ByName(m.model, 1, 3)
+	if err != nil {
+		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+	}
+	classes, input := m.classes, m.input
+	if classes == 0 {
+		classes = 1000
+		if probe.Stem == resnet.CIFARStem {
+			classes = 10
+		}
+	}
+	if input == "" {
+		input = "1,3,224,224"
+		if probe.Stem == resnet.CIFARStem {
+			input = "1,3,32,32"
+		}
+	}
+	if shape, err = parseShape(input); err != nil {
+		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+	}
+	spec, err := resnet.ByName(m.model, classes, shape[1])
+	if err != nil {
+		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+	}
+	if min := spec.MinInput(); shape[2] < min || shape[3] < min {
+		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{fmt.Errorf("-input %s: %s needs H and W of at least %d", input, spec.Name, min)}
+	}
+	var dt tensor.Dtype
+	switch m.dtype {
+	case "float32":
+		dt = tensor.Float32
+	case "float64":
+		dt = tensor.Float64
+	default:
+		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{fmt.Errorf("-dtype %q: want float32 or float64", m.dtype)}
+	}
+	return spec, shape, dt, nil
+}
+
+// parseShape reads "N,C,H,W" with four positive integers.
+func parseShape(s string) ([4]int, error) {
+	var shape [4]int
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return shape, fmt.Errorf("-input %q: want four comma-separated sizes N,C,H,W", s)
+	}
+	for i, p := range parts {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 1 {
+			return shape, fmt.Errorf("-input %q: size %q is not a positive integer", s, p)
+		}
+		shape[i] = v
+	}
+	return shape, nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// The lesson's example through the CLI: ResNet18(num_classes=1000) on 1×3×224×224.
+func TestSummaryResNet18(t *testing.T) {
+	code, out, errOut := runCLI("summary", "-model", "resnet18", "-classes", "1000", "-input", "1,3,224,224")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "params: 11689512\n")
+	assert.Contains(t, out, "MACs: 1814073344 per example")
+	assert.Contains(t, out, "output shape: [1 1000]\n")
+	assert.Contains(t, out, "layer4.1.bn2")
+}
+
+func TestSummaryCIFARDefaults(t *testing.T) {
+	code, out, errOut := runCLI("summary", "-model", "plain20", "-input", "2,1,28,28")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "shortcut none")
+	assert.Contains(t, out, "output shape: [2 10]\n")
+}
+
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"summary", "-model", "resnet7"}, `unknown model "resnet7"`},
+		{[]string{"summary", "-input", "1,3,224"}, "want four comma-separated sizes"},
+		{[]string{"summary", "-input", "1,3,x,224"}, `size "x" is not a positive integer`},
+		{[]string{"summary", "-input", "1,3,16,16"}, "needs H and W of at least 32"},
+		{[]string{"summary", "-dtype", "int8"}, `-dtype "int8"`},
+		{[]string{"summary", "-bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"summary", "extra"}, `unexpected argument "extra"`},
+		{[]string{"summary", "-classes", "-3"}, "classes -3"},
+		{[]string{"bench", "-batch", "0"}, "-batch 0"},
+		{[]string{"compare", "-workloads", "resnet20"}, `"resnet20" is not MODEL:BATCH`},
+		{[]string{"train"}, `unknown command "train"`},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errOut := runCLI(c.args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, c.want)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		})
+	}
+}
+
+func TestBench(t *testing.T) {
+	for _, infer := range []bool{false, true} {
+		args := []string{"bench", "-model", "resnet8", "-batch", "4", "-steps", "2", "-warmup", "1"}
+		if infer {
+			args = append(args, "-infer")
+		}
+		code, out, errOut := runCLI(args...)
+		assert.Equal(t, 0, code, errOut)
+		for _, want := range []string{"median: ", "throughput: ", "allocated: ", "peak RSS: ", "blas "} {
+			assert.Contains(t, out, want)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package ops
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// benchGraph builds y = build(g) in float32; with backward it adds the op's gradient nodes for a
+// fixed random dy (through the op's SymDiff, so no other op is timed), then times RunAll.
+func benchGraph(b *testing.B, backward bool, build func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error)) {
+	rng := rand.New(rand.NewSource(1))
+	g := G.NewGraph()
+	var in G.Nodes
+	y, err := build(g, rng, &in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if backward {
+		dy := G.NodeFromAny(g, randOf(rng, tensor.Float32, -1, 1, y.Shape()...), G.WithName("dy"))
+		op := y.Op().(G.SDOp)
+		if _, err := op.SymDiff(in, y, dy); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func input32(g *G.ExprGraph, rng *rand.Rand, name string, shape ...int) *G.Node {
+	return G.NodeFromAny(g, randOf(rng, tensor.Float32, -1, 1, shape...), G.WithName(name))
+}
+
+var benchConvs = []struct{ b, c, h, o, k, s, p int }{
+	{128, 16, 32, 16, 3, 1, 1},
+	{128, 64, 8, 64, 3, 1, 1},
+	{128, 16, 32, 32, 3, 2, 1},
+	{8, 16, 32, 16, 3, 1, 1},
+}
+
+func BenchmarkConv(b *testing.B) {
+	for _, c := range benchConvs {
+		for _, bwd := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%dx%d-%d/k%ds%d/fwd", c.b, c.c, c.h, c.h, c.o, c.k, c.s)
+			if bwd {
+				name += "bwd"
+			}
+			b.Run(name, func(b *testing.B) {
+				benchGraph(b, bwd, func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error) {
+					x := input32(g, rng, "x", c.b, c.c, c.h, c.h)
+					w := input32(g, rng, "w", c.o, c.c, c.k, c.k)
+					*in = G.Nodes{x, w}
+					return Conv2d(x, w, ConvParams{StrideH: c.s, StrideW: c.s, PadH: c.p, PadW: c.p})
+				})
+			})
+		}
+	}
+}
+
+var benchShapes = [][]int{{128, 16, 32, 32}, {128, 64, 8, 8}}
+
+func BenchmarkBatchNorm(b *testing.B) {
+	for _, s := range benchShapes {
+		for _, relu := range []bool{false, true} {
+			for _, bwd := range []bool{false, true} {
+				name := fmt.Sprintf("%v/relu=%t/fwd", s, relu)
+				if bwd {
+					name += "bwd"
+				}
+				b.Run(name, func(b *testing.B) {
+					benchGraph(b, bwd, func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error) {
+						x := input32(g, rng, "x", s...)
+						gm, bt := input32(g, rng, "g", s[1]), input32(g, rng, "b", s[1])
+						st := newStats(tensor.Float32, s[1], true)
+						*in = G.Nodes{x, gm, bt}
+						if relu {
+							return BatchNormReLU(x, gm, bt, st)
+						}
+						return BatchNorm(x, gm, bt, st)
+					})
+				})
+			}
+		}
+	}
+}
+
+func BenchmarkReLU(b *testing.B) {
+	for _, s := range benchShapes {
+		for _, add := range []bool{false, true} {
+			for _, bwd := range []bool{false, true} {
+				name := fmt.Sprintf("%v/add=%t/fwd", s, add)
+				if bwd {
+					name += "bwd"
+				}
+				b.Run(name, func(b *testing.B) {
+					benchGraph(b, bwd, func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error) {
+						x := input32(g, rng, "x", s...)
+						*in = G.Nodes{x}
+						if add {
+							x2 := input32(g, rng, "x2", s...)
+							*in = G.Nodes{x, x2}
+							return AddReLU(x, x2)
+						}
+						return ReLU(x)
+					})
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ConvParams are the settings of a 2-D convolution: the stride and the symmetric zero padding
+// along each spatial axis (H, then W). Strides must be >= 1 and paddings >= 0. NoInputGrad skips
+// the gradient with respect to the input x (use it for the network's input layer, whose input
+// needs no gradient): the operator then reports itself as differentiable only with respect to w.
+type ConvParams struct {
+	StrideH, StrideW, PadH, PadW int
+	NoInputGrad                  bool
+}
+
+// convGeom is the fixed geometry of one convolution.
+type convGeom struct {
+	B, C, H, W     int // input
+	O, KH, KW      int // filter
+	SH, SW, PH, PW int // stride, padding
+	OH, OW         int // output
+}
+
+func (g convGeom) K() int   { return g.C * g.KH * g.KW }
+func (g convGeom) OHW() int { return g.OH * g.OW }
+func (g convGeom) CHW() int { return g.C * g.H * g.W }
+
+// direct is true when the column matrix of an image is the image itself (1x1, stride 1, pad 0).
+func (g convGeom) direct() bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0
+}
+
+// shifted is true when every column-matrix row is the image plane shifted by a constant linear
+// offset (stride 1 and output width = input width), so im2col/col2im can move whole blocks.
+func (g convGeom) shifted() bool { return g.SH == 1 && g.SW == 1 && g.OW == g.W }
+
+func (g convGeom) xShape() tensor.Shape { return tensor.Shape{g.B, g.C, g.H, g.W} }
+func (g convGeom) wShape() tensor.Shape { return tensor.Shape{g.O, g.C, g.KH, g.KW} }
+func (g convGeom) yShape() tensor.Shape { return tensor.Shape{g.B, g.O, g.OH, g.OW} }
+
+func (g convGeom) String() string {
+	return fmt.Sprintf("%dx%d/s(%d,%d)/p(%d,%d) x(%d,%d,%d,%d)->y(%d,%d,%d,%d)",
+		g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.B, g.C, g.H, g.W, g.B, g.O, g.OH, g.OW)
+}
+
+// Conv2d returns the 2-D cross-correlation (a convolution in deep-learning usage, no bias) of
+// x, of shape (B,C,H,W), with the filters w, of shape (O,C,KH,KW):
+//
+//	y[b,o,i,j] = Σ_{c,u,v} w[o,c,u,v] · x̃[b,c, i·SH+u-PH, j·SW+v-PW]
+//
+// where x̃ is x zero-padded by PH rows and PW columns on each side; y has shape (B,O,OH,OW),
+// OH = (H+2·PH-KH)/SH + 1 and OW = (W+2·PW-KW)/SW + 1 (integer division). Any kernel size,
+// stride and padding is accepted.
+//
+// It is computed per image as one matrix product Y_b = W·col(x_b), W viewed as O x K
+// (K = C·KH·KW) and col(x_b) the K x OH·OW im2col matrix (x_b itself for 1x1 stride 1 pad 0),
+// written straight into the NCHW output. The gradients are
+//
+//	dx_b = col2im(Wᵀ·dY_b)        dW = Σ_b dY_b · col(x_b)ᵀ
+//
+// computed by two gradient ops (dx is omitted when p.NoInputGrad is set). Images are split
+// across Workers() goroutines (for a batch smaller than the worker count, each product is split
+// instead); column buffers are per worker and re-used across runs.
+func Conv2d(x, w *G.Node, p ConvParams) (*G.Node, error) {
+	const what = "ops.Conv2d"
+	if x == nil || w == nil {
+		return nil, fmt.Errorf("%s: nil input node", what)
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 || ws.Dims() != 4 {
+		return nil, fmt.Errorf("%s: x %v and w %v must both be 4-D (B,C,H,W) and (O,C,KH,KW)", what, xs, ws)
+	}
+	if ws[1] != xs[1] {
+		return nil, fmt.Errorf("%s: filter w %v has %d input channels, x %v has %d", what, ws, ws[1], xs, xs[1])
+	}
+	if p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 {
+		return nil, fmt.Errorf("%s: invalid stride (%d,%d) or padding (%d,%d) for x %v, w %v", what, p.StrideH, p.StrideW, p.PadH, p.PadW, xs, ws)
+	}
+	for i, d := range xs {
+		if d < 1 || ws[i] < 1 {
+			return nil, fmt.Errorf("%s: x %v and w %v must have positive sizes", what, xs, ws)
+		}
+	}
+	dt, err := nodeDtype(x, what)
+	if err != nil {
+		return nil, err
+	}
+	if wdt, err := nodeDtype(w, what); err != nil || wdt != dt {
+		return nil, fmt.Errorf("%s: x is %v but w is %v", what, dt, wdt)
+	}
+	g := convGeom{B: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
+		SH: p.StrideH, SW: p.StrideW, PH: p.PadH, PW: p.PadW}
+	oh, ow := g.H+2*g.PH-g.KH, g.W+2*g.PW-g.KW
+	if oh < 0 || ow < 0 {
+		return nil, fmt.Errorf("%s: kernel %dx%d larger than padded input %v with padding (%d,%d)", what, g.KH, g.KW, xs, g.PH, g.PW)
+	}
+	g.OH, g.OW = oh/g.SH+1, ow/g.SW+1
+	y, err := G.ApplyOp(&convOp{geom: g, dt: dt, dx: !p.NoInputGrad}, x, w)
+	if err != nil {
+		return nil, fmt.Errorf("%s: x %v, w %v: %w", what, xs, ws, err)
+	}
+	return y, nil
+}
+
+// ---------------------------------------------------------------- forward op: (x, w) -> y
+
+type convOp struct {
+	geom convGeom
+	dt   tensor.Dtype
+	dx   bool
+	out  outBuf
+	scr  scratch
+}
+
+func (op *convOp) Arity() int            { return 2 }
+func (op *convOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
+func (op *convOp) ReturnsPtr() bool      { return false }
+func (op *convOp) CallsExtern() bool     { return false }
+func (op *convOp) OverwritesInput() int  { return -1 }
+func (op *convOp) String() string        { return fmt.Sprintf("Conv2d%v dx=%t", op.geom, op.dx) }
+func (op *convOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.geom.yShape(), nil
+}
+
+func (op *convOp) Do(vals ...G.Value) (G.Value, error) {
+	return op.run(op.out.get(op.dt, op.geom.yShape()), vals)
+}
+
+func (op *convOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
+	out, err := prealloc(p, op.geom.yShape(), op.dt, vals, op.String())
+	if err != nil {
+		return nil, err
+	}
+	return op.run(out, vals)
+}
+
+func (op *convOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
+	what := op.String()
+	if len(vals) != 2 {
+		return nil, fmt.Errorf("%s: want 2 inputs (x, w), got %d", what, len(vals))
+	}
+	x, err := input(vals, 0, op.geom.xShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	w, err := input(vals, 1, op.geom.wShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	if op.dt == tensor.Float32 {
+		convForward(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](w), dataOf[float32](out))
+	} else {
+		convForward(op.geom, &op.scr, dataOf[float64](x), dataOf[float64](w), dataOf[float64](out))
+	}
+	return out, nil
+}
+
+// DiffWRT is {true, true}, or {false, true} with ConvParams.NoInputGrad.
+func (op *convOp) DiffWRT(int) []bool { return []bool{op.dx, true} }
+
+// SymDiff returns the gradient nodes {dx, dw}; dx is nil with ConvParams.NoInputGrad.
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("%s: SymDiff wants 2 inputs, got %d", op, len(inputs))
+	}
+	var dxn *G.Node
+	var err error
+	if op.dx {
+		if dxn, err = G.ApplyOp(&convDxOp{geom: op.geom, dt: op.dt}, inputs[1], grad); err != nil {
+			return nil, fmt.Errorf("%s: dx: %w", op, err)
+		}
+	}
+	dwn, err := G.ApplyOp(&convDwOp{geom: op.geom, dt: op.dt}, inputs[0], grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dw: %w", op, err)
+	}
+	return G.Nodes{dxn, dwn}, nil
+}
+
+// ---------------------------------------------------------------- dx op: (w, dy) -> dx
+
+type convDxOp struct {
+	geom convGeom
+	dt   tensor.Dtype
+	out  outBuf
+	scr  scratch
+}
+
+func (op *convDxOp) Arity() int            { return 2 }
+func (op *convDxOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
+func (op *convDxOp) ReturnsPtr() bool      { return false }
+func (op *convDxOp) CallsExtern() bool     { return false }
+func (op *convDxOp) OverwritesInput() int  { return -1 }
+func (op *convDxOp) String() string        { return fmt.Sprintf("Conv2dDx%v", op.geom) }
+func (op *convDxOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convDxOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convDxOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.geom.xShape(), nil
+}
+func (op *convDxOp) Do(vals ...G.Value) (G.Value, error) {
+	return op.run(op.out.get(op.dt, op.geom.xShape()), vals)
+}
+func (op *convDxOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
+	out, err := prealloc(p, op.geom.xShape(), op.dt, vals, op.String())
+	if err != nil {
+		return nil, err
+	}
+	return op.run(out, vals)
+}
+func (op *convDxOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
+	what := op.String()
+	if len(vals) != 2 {
+		return nil, fmt.Errorf("%s: want 2 inputs (w, dy), got %d", what, len(vals))
+	}
+	w, err := input(vals, 0, op.geom.wShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	dy, err := input(vals, 1, op.geom.yShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	if op.dt == tensor.Float32 {
+		convBackwardData(op.geom, &op.scr, dataOf[float32](w), dataOf[float32](dy), dataOf[float32](out))
+	} else {
+		convBackwardData(op.geom, &op.scr, dataOf[float64](w), dataOf[float64](dy), dataOf[float64](out))
+	}
+	return out, nil
+}
+func (op *convDxOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convDxOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, noSecondDerivative(op.String())
+}
+
+// ---------------------------------------------------------------- dw op: (x, dy) -> dw
+
+type convDwOp struct {
+	geom convGeom
+	dt   tensor.Dtype
+	out  outBuf
+	scr  scratch
+}
+
+func (op *convDwOp) Arity() int            { return 2 }
+func (op *convDwOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
+func (op *convDwOp) ReturnsPtr() bool      { return false }
+func (op *convDwOp) CallsExtern() bool     { return false }
+func (op *convDwOp) OverwritesInput() int  { return -1 }
+func (op *convDwOp) String() string        { return fmt.Sprintf("Conv2dDw%v", op.geom) }
+func (op *convDwOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convDwOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convDwOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.geom.wShape(), nil
+}
+func (op *convDwOp) Do(vals ...G.Value) (G.Value, error) {
+	return op.run(op.out.get(op.dt, op.geom.wShape()), vals)
+}
+func (op *convDwOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
+	out, err := prealloc(p, op.geom.wShape(), op.dt, vals, op.String())
+	if err != nil {
+		return nil, err
+	}
+	return op.run(out, vals)
+}
+func (op *convDwOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
+	what := op.String()
+	if len(vals) != 2 {
+		return nil, fmt.Errorf("%s: want 2 inputs (x, dy), got %d", what, len(vals))
+	}
+	x, err := input(vals, 0, op.geom.xShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	dy, err := input(vals, 1, op.geom.yShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	if op.dt == tensor.Float32 {
+		convBackwardFilter(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](dy), dataOf[float32](out))
+	} else {
+		convBackwardFilter(op.geom, &op.scr, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](out))
+	}
+	return out, nil
+}
+func (op *convDwOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convDwOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, noSecondDerivative(op.String())
+}

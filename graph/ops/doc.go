@@ -1,0 +1,34 @@
+// Package ops provides fused, allocation-free CPU operators for Gorgonia (gorgonia.org/gorgonia
+// v0.9.18) that implement what a ResNet needs: 2-D convolution, batch normalisation (optionally
+// fused with ReLU), ReLU, the fused residual join relu(a+b), max pooling, global average pooling,
+// the parameter-free "option A" shortcut and softmax cross-entropy.
+//
+// Every operator works on float32 and float64 tensors in NCHW layout and implements G.Op,
+// G.UsePreallocDoer and G.SDOp (DiffWRT + SymDiff), so graphs built with these functions are
+// differentiated by G.Grad and executed by G.NewTapeMachine like graphs of Gorgonia's own ops.
+// The gradients are themselves operators of this package; they have no second derivative.
+//
+// # Buffers
+//
+// Each operator instance allocates its output tensor on its first run and returns the same tensor
+// on every later run (the TapeMachine clears its registers on Reset, so Do is called each step;
+// re-using the output avoids re-allocating every activation every training step). When the
+// machine offers a pre-allocated value (UsePreallocDo), it is used only if it is a contiguous dense
+// tensor of exactly the output's shape and dtype that does not alias an input; otherwise
+// UsePreallocDo returns an error and the machine falls back to Do. A consequence of the re-use
+// is that a value read from a node after a run is overwritten by the next run: copy it (G.Read or
+// tensor.Clone) when it must outlive the run.
+//
+// # Parallelism and BLAS
+//
+// Work is split across Workers() goroutines (see SetWorkers); an operator is never run
+// concurrently with itself. Matrix products go through gonum's BLAS interfaces: the pure-Go
+// gonum implementation by default, OpenBLAS (through gonum.org/v1/netlib, cgo, -lopenblas, one
+// OpenBLAS thread) when built with the build tag "openblas". BLAS reports which one is in use.
+//
+// # Batch normalisation state
+//
+// BatchNorm and BatchNormReLU read and update running statistics held by the caller in BNStats,
+// with PyTorch's semantics (see BNStats). The batch statistics of the last training forward pass
+// are kept in state shared by the forward operator and its gradient operators.
+package ops

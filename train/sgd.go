@@ -1,0 +1,82 @@
+package train
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+)
+
+// SGDConfig holds the hyper-parameters of stochastic gradient descent.
+type SGDConfig struct {
+	LR          float64
+	Momentum    float64
+	WeightDecay float64
+	Nesterov    bool
+}
+
+// SGD is PyTorch's torch.optim.SGD (dampening 0): with g the gradient and w the weight,
+//
+//	d = g + weight_decay·w
+//	v = momentum·v + d            (v = d at the first step)
+//	w = w − lr·v                  (or w − lr·(d + momentum·v) with Nesterov)
+//
+// Its state is one velocity per parameter, by name, so the order of parameters never matters.
+type SGD struct {
+	Config SGDConfig
+	vel    map[string]*tensor.Dense
+}
+
+// NewSGD returns an optimiser with the given settings.
+func NewSGD(c SGDConfig) (*SGD, error) {
+	if c.LR <= 0 || c.Momentum < 0 || c.WeightDecay < 0 {
+		return nil, fmt.Errorf("train: SGD needs lr > 0, momentum ≥ 0 and weight decay ≥ 0; got lr %g, momentum %g, weight decay %g",
+			c.LR, c.Momentum, c.WeightDecay)
+	}
+	if c.Nesterov && c.Momentum == 0 {
+		return nil, fmt.Errorf("train: Nesterov SGD needs momentum > 0")
+	}
+	return &SGD{Config: c, vel: map[string]*tensor.Dense{}}, nil
+}
+
+// Update applies one step to p given its gradient grad (same shape and dtype).
+func (o *SGD) Update(p *graph.Param, grad tensor.Tensor) error {
+	if !grad.Shape().Eq(p.Value.Shape()) || grad.Dtype() != p.Value.Dtype() {
+		return fmt.Errorf("train: gradient of %s is %v %v, want %v %v", p.Name, grad.Dtype(), grad.Shape(), p.Value.Dtype(), p.Value.Shape())
+	}
+	v, seen := o.vel[p.Name]
+	if !seen {
+		v = tensor.New(tensor.Of(p.Value.Dtype()), tensor.WithShape(p.Value.Shape().Clone()...))
+		o.vel[p.Name] = v
+	}
+	c := o.Config
+	switch w := p.Value.Data().(type) {
+	case []float32:
+		sgd(w, grad.Data().([]float32), v.Data().([]float32), float32(c.LR), float32(c.Momentum), float32(c.WeightDecay), c.Nesterov, !seen)
+	case []float64:
+		sgd(w, grad.Data().([]float64), v.Data().([]float64), c.LR, c.Momentum, c.WeightDecay, c.Nesterov, !seen)
+	default:
+		return fmt.Errorf("train: %s has unsupported dtype %v", p.Name, p.Value.Dtype())
+	}
+	return nil
+}
+
+func sgd[T float32 | float64](w, g, v []T, lr, mu, wd T, nesterov, first bool) {
+	for i := range w {
+		d := g[i] + wd*w[i]
+		if mu != 0 {
+			if first {
+				v[i] = d
+			} else {
+				v[i] = mu*v[i] + d
+			}
+			if nesterov {
+				d += mu * v[i]
+			} else {
+				d = v[i]
+			}
+		}
+		w[i] -= lr * d
+	}
+}

@@ -1,0 +1,167 @@
+package train
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/resnet"
+)
+
+// Trainer owns a training graph: the model in training mode, softmax cross-entropy against one-hot
+// targets, the symbolic gradients of the loss, and a TapeMachine that runs them.
+type Trainer struct {
+	Model   *resnet.Model
+	Targets *G.Node // (N, Classes) one-hot
+	Loss    *G.Node // scalar
+
+	opt     *SGD
+	params  []graph.Binding
+	vm      G.VM
+	lossVal G.Value
+	onehot  *tensor.Dense
+}
+
+// NewTrainer builds spec for batches of (batch, C, height, width) over the store p and prepares an
+// SGD step. Several trainers and evaluators may share p.
+func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, height, width int, opt *SGD) (*Trainer, error) {
+	cfg.Mode = graph.Train
+	m, err := resnet.New(spec, p, cfg, batch, height, width)
+	if err != nil {
+		return nil, err
+	}
+	b := m.Builder
+	targets := b.Input("targets", batch, spec.Classes)
+	loss := b.SoftmaxCrossEntropy(m.Logits, targets)
+	if err := b.Err(); err != nil {
+		return nil, err
+	}
+	t := &Trainer{Model: m, Targets: targets, Loss: loss, opt: opt, params: b.Trainable()}
+	nodes := make(G.Nodes, len(t.params))
+	for i, bd := range t.params {
+		nodes[i] = bd.Node
+	}
+	if _, err := G.Grad(loss, nodes...); err != nil {
+		return nil, fmt.Errorf("train: differentiating %s: %w", spec.Name, err)
+	}
+	// The loss is read through G.Read: after the backward pass a node's own value may already
+	// hold another node's data (Gorgonia reuses registers).
+	G.Read(loss, &t.lossVal)
+	t.onehot = tensor.New(tensor.Of(p.Dtype()), tensor.WithShape(batch, spec.Classes))
+	t.vm = G.NewTapeMachine(m.Graph, G.BindDualValues(nodes...))
+	return t, nil
+}
+
+// Step trains on one batch: x of shape (N, C, H, W) in the store's dtype and labels in
+// [0, Classes). It returns the batch's mean loss before the update.
+func (t *Trainer) Step(x *tensor.Dense, labels []int) (float64, error) {
+	if err := t.feed(x, labels); err != nil {
+		return 0, err
+	}
+	t.vm.Reset()
+	if err := t.vm.RunAll(); err != nil {
+		return 0, fmt.Errorf("train: step: %w", err)
+	}
+	for _, bd := range t.params {
+		g, err := bd.Node.Grad()
+		if err != nil {
+			return 0, fmt.Errorf("train: gradient of %s: %w", bd.Param.Name, err)
+		}
+		gt := g.(tensor.Tensor)
+		if err := t.opt.Update(bd.Param, gt); err != nil {
+			return 0, err
+		}
+		// The machine adds each step's gradient into the node's dual value: clear it.
+		gt.Zero()
+	}
+	return scalar(t.lossVal)
+}
+
+func (t *Trainer) feed(x *tensor.Dense, labels []int) error {
+	in := t.Model.Input
+	if !x.Shape().Eq(in.Shape()) || x.Dtype() != in.Dtype() {
+		return fmt.Errorf("train: batch is %v %v, the graph wants %v %v", x.Dtype(), x.Shape(), in.Dtype(), in.Shape())
+	}
+	n, k := t.onehot.Shape()[0], t.onehot.Shape()[1]
+	if len(labels) != n {
+		return fmt.Errorf("train: %d labels for a batch of %d", len(labels), n)
+	}
+	t.onehot.Zero()
+	for i, l := range labels {
+		if l < 0 || l >= k {
+			return fmt.Errorf("train: label %d of example %d is outside [0, %d)", l, i, k)
+		}
+		if err := t.onehot.SetAt(oneOf(t.onehot.Dtype()), i, l); err != nil {
+			return err
+		}
+	}
+	if err := G.Let(in, x); err != nil {
+		return err
+	}
+	return G.Let(t.Targets, t.onehot)
+}
+
+func oneOf(dt tensor.Dtype) any {
+	if dt == tensor.Float32 {
+		return float32(1)
+	}
+	return 1.0
+}
+
+func scalar(v G.Value) (float64, error) {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d), nil
+	case float64:
+		return d, nil
+	case []float32:
+		return float64(d[0]), nil
+	case []float64:
+		return d[0], nil
+	}
+	return 0, fmt.Errorf("train: loss has unexpected type %T", v.Data())
+}
+
+// Close releases the machine.
+func (t *Trainer) Close() error { return t.vm.Close() }
+
+// Evaluator runs a model in evaluation mode (running statistics, no gradients).
+type Evaluator struct {
+	Model  *resnet.Model
+	vm     G.VM
+	logits G.Value
+}
+
+// NewEvaluator builds spec in evaluation mode for batches of (batch, C, height, width) over p.
+func NewEvaluator(spec resnet.Spec, p *graph.Params, batch, height, width int) (*Evaluator, error) {
+	m, err := resnet.New(spec, p, graph.Config{Mode: graph.Eval}, batch, height, width)
+	if err != nil {
+		return nil, err
+	}
+	e := &Evaluator{Model: m}
+	G.Read(m.Logits, &e.logits)
+	e.vm = G.NewTapeMachine(m.Graph)
+	return e, nil
+}
+
+// Logits runs the model on x and returns the logits (N, Classes); the tensor is reused by the
+// next call.
+func (e *Evaluator) Logits(x *tensor.Dense) (*tensor.Dense, error) {
+	in := e.Model.Input
+	if !x.Shape().Eq(in.Shape()) || x.Dtype() != in.Dtype() {
+		return nil, fmt.Errorf("train: batch is %v %v, the graph wants %v %v", x.Dtype(), x.Shape(), in.Dtype(), in.Shape())
+	}
+	if err := G.Let(in, x); err != nil {
+		return nil, err
+	}
+	e.vm.Reset()
+	if err := e.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("train: forward: %w", err)
+	}
+	return e.logits.(*tensor.Dense), nil
+}
+
+// Close releases the machine.
+func (e *Evaluator) Close() error { return e.vm.Close() }
