@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -23,6 +25,7 @@ func bench(args []string, stdout io.Writer) error {
 	warmup := fs.Int("warmup", 2, "untimed steps first")
 	infer := fs.Bool("infer", false, "time inference (evaluation mode, forward only) instead of training")
 	workers := fs.Int("workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -85,6 +88,17 @@ func bench(args []string, stdout io.Writer) error {
 		if err := step(); err != nil {
 			return err
 		}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -72,3 +72,15 @@ func TestBench(t *testing.T) {
 		}
 	}
 }
+
+// bench works for every model name (tiny inputs keep it quick).
+func TestBenchEveryModel(t *testing.T) {
+	for _, m := range []string{"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain50",
+		"resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "plain20", "plain110"} {
+		t.Run(m, func(t *testing.T) {
+			code, out, errOut := runCLI("bench", "-model", m, "-batch", "2", "-input", "2,3,32,32", "-steps", "1", "-warmup", "0")
+			assert.Equal(t, 0, code, errOut)
+			assert.Contains(t, out, "throughput: ")
+		})
+	}
+}

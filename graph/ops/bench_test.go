@@ -122,3 +122,44 @@ func BenchmarkReLU(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBasicBlock times a ResNet basic block, relu(bn(conv(relu(bn(conv(x))))) + x), with
+// 3x3 convolutions, forward and backward (G.Backpropagate from a fixed random dy, gradients for
+// x and all parameters), float32.
+func BenchmarkBasicBlock(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(fmt.Sprint(s), func(b *testing.B) {
+			rng := rand.New(rand.NewSource(1))
+			g := G.NewGraph()
+			c := s[1]
+			x := input32(g, rng, "x", s...)
+			w1, w2 := input32(g, rng, "w1", c, c, 3, 3), input32(g, rng, "w2", c, c, 3, 3)
+			g1, b1 := input32(g, rng, "g1", c), input32(g, rng, "b1", c)
+			g2, b2 := input32(g, rng, "g2", c), input32(g, rng, "b2", c)
+			p := ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+			h := G.Must(Conv2d(x, w1, p))
+			h = G.Must(BatchNormReLU(h, g1, b1, newStats(tensor.Float32, c, true)))
+			h = G.Must(Conv2d(h, w2, p))
+			h = G.Must(BatchNorm(h, g2, b2, newStats(tensor.Float32, c, true)))
+			y := G.Must(AddReLU(h, x))
+			dy := G.NodeFromAny(g, randOf(rng, tensor.Float32, -1, 1, s...), G.WithName("dy"))
+			wrt := G.Nodes{x, w1, g1, b1, w2, g2, b2}
+			if _, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, wrt); err != nil {
+				b.Fatal(err)
+			}
+			m := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+			defer m.Close()
+			if err := m.RunAll(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Reset()
+				if err := m.RunAll(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

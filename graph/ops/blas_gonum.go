@@ -8,3 +8,8 @@ import "gonum.org/v1/gonum/blas/gonum"
 var impl blasImpl = gonum.Implementation{}
 
 const implName = "gonum"
+
+func blasCore() string { return "" }
+
+// smallKernels: gonum has no small-matrix kernels.
+const smallKernels = false

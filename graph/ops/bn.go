@@ -466,32 +466,30 @@ func bnForward[T float](s *bnShared, x, gamma, beta, y []T) error {
 	}
 	eps, mom := st.Eps, st.Momentum
 	parallelEach(C, workersFor(C), func(_, c int) {
-		{ // one channel
-			var mean, invstd float64
-			if training {
-				shift := x[c*hw]
-				var s1, s2 float64
-				for b := 0; b < B; b++ {
-					a1, a2 := rowSums(x[(b*C+c)*hw:(b*C+c+1)*hw], shift)
-					s1 += float64(a1)
-					s2 += float64(a2)
-				}
-				m1 := s1 / n
-				mean = float64(shift) + m1
-				v := max(s2/n-m1*m1, 0)
-				invstd = 1 / math.Sqrt(v+eps)
-				rm[c] = T((1-mom)*float64(rm[c]) + mom*mean)
-				rv[c] = T((1-mom)*float64(rv[c]) + mom*v*n/(n-1))
-			} else {
-				mean = float64(rm[c])
-				invstd = 1 / math.Sqrt(float64(rv[c])+eps)
-			}
-			s.mean[c], s.invstd[c] = mean, invstd
-			a := float64(gamma[c]) * invstd
-			b0 := float64(beta[c]) - mean*a
+		var mean, invstd float64
+		if training {
+			shift := x[c*hw]
+			var s1, s2 float64
 			for b := 0; b < B; b++ {
-				affineRow(x[(b*C+c)*hw:(b*C+c+1)*hw], y[(b*C+c)*hw:(b*C+c+1)*hw], T(a), T(b0), s.relu)
+				a1, a2 := rowSums(x[(b*C+c)*hw:(b*C+c+1)*hw], shift)
+				s1 += float64(a1)
+				s2 += float64(a2)
 			}
+			m1 := s1 / n
+			mean = float64(shift) + m1
+			v := max(s2/n-m1*m1, 0)
+			invstd = 1 / math.Sqrt(v+eps)
+			rm[c] = T((1-mom)*float64(rm[c]) + mom*mean)
+			rv[c] = T((1-mom)*float64(rv[c]) + mom*v*n/(n-1))
+		} else {
+			mean = float64(rm[c])
+			invstd = 1 / math.Sqrt(float64(rv[c])+eps)
+		}
+		s.mean[c], s.invstd[c] = mean, invstd
+		a := float64(gamma[c]) * invstd
+		b0 := float64(beta[c]) - mean*a
+		for b := 0; b < B; b++ {
+			affineRow(x[(b*C+c)*hw:(b*C+c+1)*hw], y[(b*C+c)*hw:(b*C+c+1)*hw], T(a), T(b0), s.relu)
 		}
 	})
 	s.training = training

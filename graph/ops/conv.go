@@ -63,9 +63,13 @@ func (g convGeom) String() string {
 //
 //	dx_b = col2im(Wᵀ·dY_b)        dW = Σ_b dY_b · col(x_b)ᵀ
 //
-// computed by two gradient ops (dx is omitted when p.NoInputGrad is set). Images are split
-// across Workers() goroutines (for a batch smaller than the worker count, each product is split
-// instead); column buffers are per worker and re-used across runs.
+// computed by two gradient ops (dx is omitted when p.NoInputGrad is set). For stride 1 (and
+// padding < kernel size) dx is computed instead as the equivalent stride-1 convolution of dY with
+// the flipped, transposed filters, dx[c,i,j] = Σ_{o,u,v} w[o,c,KH-1-u,KW-1-v]·d̃y[o,i+u-(KH-1-PH),
+// j+v-(KW-1-PW)], which replaces the transposed product and the scatter-add of col2im by an
+// im2col copy and a plain product. Images are split across Workers() goroutines, which take
+// the next image as they finish one (for a batch smaller than the worker count each image's
+// work is split instead); column buffers are per worker and re-used across runs.
 func Conv2d(x, w *G.Node, p ConvParams) (*G.Node, error) {
 	const what = "ops.Conv2d"
 	if x == nil || w == nil {

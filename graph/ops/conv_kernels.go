@@ -2,12 +2,27 @@ package ops
 
 import "unsafe"
 
-// scratch keeps per-worker buffers of an op between runs (an op never runs concurrently with itself).
+// Layout of the column matrix: for one image, col is K x OH·OW with K = KH·KW·C, and its rows
+// are ordered (u, v, c): row (u·KW+v)·C + c holds x̃[c, i·SH+u-PH, j·SW+v-PW] at column i·OW+j.
+// With this order the rows of all channels for one kernel offset (u,v) form one block, which for
+// stride-1 "same" convolutions is the whole image shifted by a constant offset: one copy per
+// (u,v) instead of one per (c,u,v) row. The filters are permuted to match:
+// wp[o, (u·KW+v)·C + c] = w[o, c, u, v].
+
+// scratch keeps buffers of an op between runs (an op never runs concurrently with itself):
+// per-worker buffers, and a few single buffers in numbered slots.
 type scratch struct {
 	f32 [][]float32
 	f64 [][]float64
-	aux *scratch // a second set (for the flipped filters of the input gradient)
+	aux []*scratch
 }
+
+// scratch slots
+const (
+	slotPermuted = iota // permuted filters
+	slotFlipped         // flipped, transposed filters of the input gradient
+	slotSum             // summed filter gradient before un-permuting
+)
 
 func growBufs[E any](b [][]E, n, size int) [][]E {
 	for len(b) < n {
@@ -38,12 +53,12 @@ func buffers[T float](s *scratch, n, size int) [][]T {
 	return out
 }
 
-// auxBuffer returns a buffer of size elements separate from the per-worker buffers.
-func auxBuffer[T float](s *scratch, size int) []T {
-	if s.aux == nil {
-		s.aux = &scratch{}
+// slot returns the buffer in the given slot, of size elements (contents unspecified).
+func slot[T float](s *scratch, i, size int) []T {
+	for len(s.aux) <= i {
+		s.aux = append(s.aux, &scratch{})
 	}
-	return buffers[T](s.aux, 1, size)[0]
+	return buffers[T](s.aux[i], 1, size)[0]
 }
 
 // ceilDiv returns ceil(a/b) for b > 0 and any a.
@@ -64,47 +79,128 @@ func validRange(out, n, s, p, k int) (lo, hi int) {
 	return lo, hi
 }
 
-// im2col writes the rows of channels [c0,c1) of the K x OH·OW column matrix of one image:
-// col[(c·KH+u)·KW+v, i·OW+j] = x̃[c, i·SH+u-PH, j·SW+v-PW] (zero outside the image).
-func im2col[T float](g convGeom, im, col []T, c0, c1 int) {
+// permuteFilters writes wp[o, (u·KW+v)·C + c] = w[o, c, u, v].
+func permuteFilters[T float](g convGeom, w, wp []T) {
+	kk, K := g.KH*g.KW, g.K()
+	for o := 0; o < g.O; o++ {
+		for c := 0; c < g.C; c++ {
+			src := w[(o*g.C+c)*kk : (o*g.C+c+1)*kk]
+			dst := wp[o*K+c:]
+			for uv, v := range src {
+				dst[uv*g.C] = v
+			}
+		}
+	}
+}
+
+// unpermuteFilters writes w[o, c, u, v] = wp[o, (u·KW+v)·C + c].
+func unpermuteFilters[T float](g convGeom, wp, w []T) {
+	kk, K := g.KH*g.KW, g.K()
+	for o := 0; o < g.O; o++ {
+		for c := 0; c < g.C; c++ {
+			dst := w[(o*g.C+c)*kk : (o*g.C+c+1)*kk]
+			src := wp[o*K+c:]
+			for uv := range dst {
+				dst[uv] = src[uv*g.C]
+			}
+		}
+	}
+}
+
+// zeroEdges zeroes columns [0,x0) and [x1,ow) of rows [y0,y1) of a row-major matrix of width
+// ow. The edges are a few elements wide, so plain loops beat clear's call per row.
+func zeroEdges[T float](m []T, ow, y0, y1, x0, x1 int) {
+	if x0 == 0 && x1 == ow {
+		return
+	}
+	for i := y0; i < y1; i++ {
+		r := m[i*ow : (i+1)*ow]
+		for j := 0; j < x0; j++ {
+			r[j] = 0
+		}
+		for j := x1; j < len(r); j++ {
+			r[j] = 0
+		}
+	}
+}
+
+// colBufSize is the size of an im2col work buffer: the column matrix (K x OH·OW) followed, for
+// shifted geometries, by KW horizontally shifted copies of the image.
+func (g convGeom) colBufSize() int {
+	n := g.K() * g.OHW()
+	if g.shifted() && g.KW > 1 {
+		n += g.KW * g.CHW()
+	}
+	return n
+}
+
+// im2col writes the rows of channels [c0,c1) of the column matrix of one image (zero where the
+// kernel reaches outside the image) into buf[:K·OH·OW], using the rest of buf (see colBufSize)
+// as work space.
+func im2col[T float](g convGeom, im, buf []T, c0, c1 int) {
 	ohw, hw := g.OHW(), g.H*g.W
-	shifted := g.shifted()
-	for c := c0; c < c1; c++ {
-		plane := im[c*hw : (c+1)*hw]
-		for u := 0; u < g.KH; u++ {
-			y0, y1 := validRange(g.OH, g.H, g.SH, g.PH, u)
-			for v := 0; v < g.KW; v++ {
-				row := (c*g.KH+u)*g.KW + v
-				dst := col[row*ohw : (row+1)*ohw]
-				x0, x1 := validRange(g.OW, g.W, g.SW, g.PW, v)
+	col := buf[:g.K()*ohw]
+	if g.shifted() {
+		// Stride 1, OW = W: block (u,v) is the image shifted by (u-PH, v-PW). The horizontal
+		// shift is done once per v into a work copy whose wrapped-around column is zeroed (a
+		// misaligned copy); the blocks are then copies shifted by whole rows (aligned), plus
+		// zeroed top and bottom rows.
+		tmp := buf[len(col):]
+		for v := 0; v < g.KW; v++ {
+			x0, x1 := validRange(g.OW, g.W, 1, g.PW, v)
+			src := im
+			if dv := v - g.PW; dv != 0 && x0 < x1 {
+				src = tmp[v*g.C*hw : (v+1)*g.C*hw]
+				// (reads stay inside channels [c0,c1): other workers may fill the other channels)
+				d0, d1 := max(c0*hw, c0*hw-dv), min(c1*hw, c1*hw-dv)
+				copy(src[d0:d1], im[d0+dv:d1+dv])
+				for c := c0; c < c1; c++ {
+					zeroEdges(src[c*hw:(c+1)*hw], g.W, 0, g.H, x0, x1)
+				}
+			}
+			for u := 0; u < g.KH; u++ {
+				y0, y1 := validRange(g.OH, g.H, 1, g.PH, u)
+				blk := col[(u*g.KW+v)*g.C*ohw : (u*g.KW+v+1)*g.C*ohw]
 				if y0 >= y1 || x0 >= x1 {
-					clear(dst)
+					clear(blk[c0*ohw : c1*ohw])
 					continue
 				}
+				shift := (u - g.PH) * g.W
+				d0, d1 := max(c0*hw, c0*hw-shift), min(c1*hw, c1*hw-shift)
+				copy(blk[d0:d1], src[d0+shift:d1+shift])
+				if y0 > 0 || y1 < g.OH {
+					for c := c0; c < c1; c++ {
+						p := blk[c*ohw : (c+1)*ohw]
+						clear(p[:y0*g.OW])
+						clear(p[y1*g.OW:])
+					}
+				}
+			}
+		}
+		return
+	}
+	for u := 0; u < g.KH; u++ {
+		y0, y1 := validRange(g.OH, g.H, g.SH, g.PH, u)
+		for v := 0; v < g.KW; v++ {
+			x0, x1 := validRange(g.OW, g.W, g.SW, g.PW, v)
+			blk := col[(u*g.KW+v)*g.C*ohw : (u*g.KW+v+1)*g.C*ohw]
+			if y0 >= y1 || x0 >= x1 {
+				clear(blk[c0*ohw : c1*ohw])
+				continue
+			}
+			for c := c0; c < c1; c++ {
+				dst, plane := blk[c*ohw:(c+1)*ohw], im[c*hw:(c+1)*hw]
 				clear(dst[:y0*g.OW])
 				clear(dst[y1*g.OW:])
-				if shifted {
-					// dst[d] = plane[d+shift] for the valid rows, as one block; the elements that
-					// wrapped around a row edge (columns outside [x0,x1)) are zeroed afterwards.
-					shift := (u-g.PH)*g.W + (v - g.PW)
-					d0, d1 := y0*g.OW, y1*g.OW
-					d0 = max(d0, -shift)
-					d1 = min(d1, hw-shift)
-					copy(dst[d0:d1], plane[d0+shift:d1+shift])
-					if x0 > 0 || x1 < g.OW {
-						for i := y0; i < y1; i++ {
-							r := dst[i*g.OW : (i+1)*g.OW]
-							clear(r[:x0])
-							clear(r[x1:])
-						}
-					}
-					continue
-				}
 				for i := y0; i < y1; i++ {
 					r := dst[i*g.OW : (i+1)*g.OW]
 					src := plane[(i*g.SH-g.PH+u)*g.W:]
-					clear(r[:x0])
-					clear(r[x1:])
+					for j := 0; j < x0; j++ {
+						r[j] = 0
+					}
+					for j := x1; j < len(r); j++ {
+						r[j] = 0
+					}
 					if g.SW == 1 {
 						off := v - g.PW
 						copy(r[x0:x1], src[x0+off:x1+off])
@@ -122,38 +218,20 @@ func im2col[T float](g convGeom, im, col []T, c0, c1 int) {
 }
 
 // col2im zeroes the planes of channels [c0,c1) of one image gradient and accumulates into them
-// the matching rows of the column-matrix gradient: the adjoint of im2col. In the shifted case it
-// zeroes the wrapped-around elements of col (a scratch buffer) so whole blocks can be added.
+// the matching rows of the column-matrix gradient: the adjoint of im2col.
 func col2im[T float](g convGeom, col, im []T, c0, c1 int) {
 	ohw, hw := g.OHW(), g.H*g.W
-	shifted := g.shifted()
 	clear(im[c0*hw : c1*hw])
-	for c := c0; c < c1; c++ {
-		plane := im[c*hw : (c+1)*hw]
-		for u := 0; u < g.KH; u++ {
-			y0, y1 := validRange(g.OH, g.H, g.SH, g.PH, u)
-			for v := 0; v < g.KW; v++ {
-				row := (c*g.KH+u)*g.KW + v
-				src := col[row*ohw : (row+1)*ohw]
-				x0, x1 := validRange(g.OW, g.W, g.SW, g.PW, v)
-				if y0 >= y1 || x0 >= x1 {
-					continue
-				}
-				if shifted {
-					shift := (u-g.PH)*g.W + (v - g.PW)
-					if x0 > 0 || x1 < g.OW {
-						for i := y0; i < y1; i++ {
-							r := src[i*g.OW : (i+1)*g.OW]
-							clear(r[:x0])
-							clear(r[x1:])
-						}
-					}
-					d0, d1 := y0*g.OW, y1*g.OW
-					d0 = max(d0, -shift)
-					d1 = min(d1, hw-shift)
-					addTo(plane[d0+shift:d1+shift], src[d0:d1])
-					continue
-				}
+	for u := 0; u < g.KH; u++ {
+		y0, y1 := validRange(g.OH, g.H, g.SH, g.PH, u)
+		for v := 0; v < g.KW; v++ {
+			x0, x1 := validRange(g.OW, g.W, g.SW, g.PW, v)
+			if y0 >= y1 || x0 >= x1 {
+				continue
+			}
+			blk := col[(u*g.KW+v)*g.C*ohw : (u*g.KW+v+1)*g.C*ohw]
+			for c := c0; c < c1; c++ {
+				src, plane := blk[c*ohw:(c+1)*ohw], im[c*hw:(c+1)*hw]
 				for i := y0; i < y1; i++ {
 					r := src[i*g.OW : (i+1)*g.OW]
 					dst := plane[(i*g.SH-g.PH+u)*g.W:]
@@ -176,62 +254,63 @@ func col2im[T float](g convGeom, col, im []T, c0, c1 int) {
 // addTo computes dst[i] += src[i].
 func addTo[T float](dst, src []T) {
 	src = src[:len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		d, s := dst[i:i+4:i+4], src[i:i+4:i+4]
-		d[0] += s[0]
-		d[1] += s[1]
-		d[2] += s[2]
-		d[3] += s[3]
-	}
-	for ; i < len(dst); i++ {
+	for i := range dst {
 		dst[i] += src[i]
 	}
 }
 
-// splitRows reports whether a product with m rows and n columns is better split by rows.
-func splitRows(m, n int) bool { return m >= n }
+// permuted returns the filters in column-matrix order (w itself for 1x1 kernels).
+func permuted[T float](g convGeom, s *scratch, w []T) []T {
+	if g.KH*g.KW == 1 {
+		return w
+	}
+	wp := slot[T](s, slotPermuted, len(w))
+	permuteFilters(g, w, wp)
+	return wp
+}
 
-// convForward computes y_b = W·col(x_b) for every image b.
+// convForward computes y_b = Wp·col(x_b) for every image b.
 func convForward[T float](g convGeom, s *scratch, x, w, y []T) {
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
 	direct := g.direct()
+	wp := permuted(g, s, w)
 	if p := Workers(); g.B >= p || p == 1 {
 		p = workersFor(g.B)
 		var bufs [][]T
 		if !direct {
-			bufs = buffers[T](s, p, K*ohw)
+			bufs = buffers[T](s, p, g.colBufSize())
 		}
 		parallelEach(g.B, p, func(wk, b int) {
 			xb := x[b*chw : (b+1)*chw]
 			col := xb
 			if !direct {
-				col = bufs[wk]
-				im2col(g, xb, col, 0, g.C)
+				im2col(g, xb, bufs[wk], 0, g.C)
+				col = bufs[wk][:K*ohw]
 			}
-			gemm(false, false, g.O, ohw, K, 1, w, K, col, ohw, 0, y[b*ochw:(b+1)*ochw], ohw)
+			gemm(false, false, g.O, ohw, K, 1, wp, K, col, ohw, 0, y[b*ochw:(b+1)*ochw], ohw)
 		})
 		return
 	}
 	// Fewer images than workers: split each image's im2col (by channel) and product.
-	var col []T
+	var buf, col []T
 	if !direct {
-		col = buffers[T](s, 1, K*ohw)[0]
+		buf = buffers[T](s, 1, g.colBufSize())[0]
+		col = buf[:K*ohw]
 	}
 	for b := 0; b < g.B; b++ {
 		xb, yb := x[b*chw:(b+1)*chw], y[b*ochw:(b+1)*ochw]
 		if direct {
 			col = xb
 		} else {
-			parallel(g.C, workersFor(g.C), func(_, lo, hi int) { im2col(g, xb, col, lo, hi) })
+			parallel(g.C, workersFor(g.C), func(_, lo, hi int) { im2col(g, xb, buf, lo, hi) })
 		}
-		if splitRows(g.O, ohw) {
+		if g.O >= ohw {
 			parallel(g.O, workersFor(g.O), func(_, lo, hi int) {
-				gemm(false, false, hi-lo, ohw, K, 1, w[lo*K:], K, col, ohw, 0, yb[lo*ohw:], ohw)
+				gemm(false, false, hi-lo, ohw, K, 1, wp[lo*K:], K, col, ohw, 0, yb[lo*ohw:], ohw)
 			})
 		} else {
 			parallel(ohw, workersFor(ohw), func(_, lo, hi int) {
-				gemm(false, false, g.O, hi-lo, K, 1, w, K, col[lo:], ohw, 0, yb[lo:], ohw)
+				gemm(false, false, g.O, hi-lo, K, 1, wp, K, col[lo:], ohw, 0, yb[lo:], ohw)
 			})
 		}
 	}
@@ -250,7 +329,7 @@ func (g convGeom) transposedGeom() (t convGeom, ok bool) {
 	return t, t.OH == g.H && t.OW == g.W
 }
 
-// flipFilters writes W̃ (C x O·KH·KW) with W̃[c,o,u,v] = W[o,c,KH-1-u,KW-1-v].
+// flipFilters writes W̃ (C, O, KH, KW) with W̃[c,o,u,v] = W[o,c,KH-1-u,KW-1-v].
 func flipFilters[T float](g convGeom, w, wt []T) {
 	kk := g.KH * g.KW
 	for o := 0; o < g.O; o++ {
@@ -266,17 +345,17 @@ func flipFilters[T float](g convGeom, w, wt []T) {
 
 // convBackwardData computes the input gradient. For stride 1 it is the convolution of dY with
 // the flipped, transposed filters (an im2col and an NN product per image, like the forward
-// pass); otherwise dx_b = col2im(Wᵀ·dY_b).
+// pass); otherwise dx_b = col2im(Wpᵀ·dY_b).
 func convBackwardData[T float](g convGeom, s *scratch, w, dy, dx []T) {
 	if t, ok := g.transposedGeom(); ok {
-		wt := auxBuffer[T](s, len(w))
+		wt := slot[T](s, slotFlipped, len(w))
 		flipFilters(g, w, wt)
 		convForward(t, s, dy, wt, dx)
 		return
 	}
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
-	kk := g.KH * g.KW
 	direct := g.direct()
+	wp := permuted(g, s, w)
 	if p := Workers(); g.B >= p || p == 1 {
 		p = workersFor(g.B)
 		var bufs [][]T
@@ -286,92 +365,109 @@ func convBackwardData[T float](g convGeom, s *scratch, w, dy, dx []T) {
 		parallelEach(g.B, p, func(wk, b int) {
 			dxb, dyb := dx[b*chw:(b+1)*chw], dy[b*ochw:(b+1)*ochw]
 			if direct {
-				gemm(true, false, K, ohw, g.O, 1, w, K, dyb, ohw, 0, dxb, ohw)
+				gemm(true, false, K, ohw, g.O, 1, wp, K, dyb, ohw, 0, dxb, ohw)
 				return
 			}
 			dcol := bufs[wk]
-			gemm(true, false, K, ohw, g.O, 1, w, K, dyb, ohw, 0, dcol, ohw)
+			gemm(true, false, K, ohw, g.O, 1, wp, K, dyb, ohw, 0, dcol, ohw)
 			col2im(g, dcol, dxb, 0, g.C)
 		})
 		return
 	}
-	// Fewer images than workers: split each image by channel (rows of Wᵀ·dY_b, then col2im).
-	var dcol []T
+	// Fewer images than workers: split each image's product by columns, then col2im by channel.
+	dcol := dx[:0]
 	if !direct {
 		dcol = buffers[T](s, 1, K*ohw)[0]
 	}
 	for b := 0; b < g.B; b++ {
 		dxb, dyb := dx[b*chw:(b+1)*chw], dy[b*ochw:(b+1)*ochw]
-		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) {
-			k0, k1 := c0*kk, c1*kk
-			if direct {
-				gemm(true, false, k1-k0, ohw, g.O, 1, w[k0:], K, dyb, ohw, 0, dxb[k0*ohw:], ohw)
-				return
-			}
-			gemm(true, false, k1-k0, ohw, g.O, 1, w[k0:], K, dyb, ohw, 0, dcol[k0*ohw:], ohw)
-			col2im(g, dcol, dxb, c0, c1)
+		out := dcol
+		if direct {
+			out = dxb
+		}
+		parallel(ohw, workersFor(ohw), func(_, lo, hi int) {
+			gemm(true, false, K, hi-lo, g.O, 1, wp, K, dyb[lo:], ohw, 0, out[lo:], ohw)
 		})
+		if !direct {
+			parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { col2im(g, dcol, dxb, c0, c1) })
+		}
 	}
 }
 
-// convBackwardFilter computes dW = Σ_b dY_b·col(x_b)ᵀ.
+// convBackwardFilter computes dW = Σ_b dY_b·col(x_b)ᵀ (in column-matrix order, then un-permuted).
 func convBackwardFilter[T float](g convGeom, s *scratch, x, dy, dw []T) {
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
 	direct := g.direct()
-	colSize := K * ohw
+	one := g.KH*g.KW == 1 // column order = filter order
+	colSize := g.colBufSize()
 	if direct {
 		colSize = 0
 	}
 	if p := Workers(); g.B >= p || p == 1 {
 		p = workersFor(g.B)
-		// per worker: a column buffer followed by a private dW accumulator (worker 0 uses dw)
+		// per worker: a column buffer followed by a private dW accumulator (for 1x1 kernels,
+		// worker 0 accumulates into dw itself)
 		bufs := buffers[T](s, p, colSize+g.O*K)
+		accOf := func(wk int) []T {
+			if wk == 0 && one {
+				return dw
+			}
+			return bufs[wk][colSize:]
+		}
 		used := make([]bool, p) // whether worker wk has written its accumulator
 		parallelEach(g.B, p, func(wk, b int) {
-			acc := dw
-			if wk > 0 {
-				acc = bufs[wk][colSize:]
-			}
 			xb := x[b*chw : (b+1)*chw]
 			col := xb
 			if !direct {
-				col = bufs[wk][:colSize]
-				im2col(g, xb, col, 0, g.C)
+				im2col(g, xb, bufs[wk][:colSize], 0, g.C)
+				col = bufs[wk][:K*ohw]
 			}
 			beta := T(1)
 			if !used[wk] {
 				beta, used[wk] = 0, true
 			}
-			gemm(false, true, g.O, K, ohw, 1, dy[b*ochw:(b+1)*ochw], ohw, col, ohw, beta, acc, K)
+			gemm(false, true, g.O, K, ohw, 1, dy[b*ochw:(b+1)*ochw], ohw, col, ohw, beta, accOf(wk), K)
 		})
+		sum := accOf(0)
 		if !used[0] {
-			clear(dw)
+			clear(sum)
 		}
 		for wk := 1; wk < p; wk++ {
 			if used[wk] {
-				addTo(dw, bufs[wk][colSize:])
+				addTo(sum, accOf(wk))
 			}
+		}
+		if !one {
+			unpermuteFilters(g, sum, dw)
 		}
 		return
 	}
 	// Fewer images than workers: split each image's im2col by channel and its product by rows of dW.
-	var col []T
+	var buf, col []T
 	if !direct {
-		col = buffers[T](s, 1, colSize)[0]
+		buf = buffers[T](s, 1, colSize)[0]
+		col = buf[:K*ohw]
+	}
+	sum := dw
+	if !one {
+		sum = slot[T](s, slotSum, len(dw))
 	}
 	for b := 0; b < g.B; b++ {
 		xb, dyb := x[b*chw:(b+1)*chw], dy[b*ochw:(b+1)*ochw]
 		if direct {
 			col = xb
 		} else {
-			parallel(g.C, workersFor(g.C), func(_, lo, hi int) { im2col(g, xb, col, lo, hi) })
+			parallel(g.C, workersFor(g.C), func(_, lo, hi int) { im2col(g, xb, buf, lo, hi) })
 		}
 		beta := T(1)
 		if b == 0 {
 			beta = 0
 		}
 		parallel(g.O, workersFor(g.O), func(_, lo, hi int) {
-			gemm(false, true, hi-lo, K, ohw, 1, dyb[lo*ohw:], ohw, col, ohw, beta, dw[lo*K:], K)
+			gemm(false, true, hi-lo, K, ohw, 1, dyb[lo*ohw:], ohw, col, ohw, beta, sum[lo*K:], K)
 		})
+	}
+	if !one {
+		unpermuteFilters(g, sum, dw)
 	}
 }

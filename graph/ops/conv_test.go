@@ -1,11 +1,13 @@
 package ops
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 var convCases = []struct {
@@ -58,4 +60,49 @@ func TestConv2dNoInputGrad(t *testing.T) {
 		return Conv2d(y, w2, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 	})
 	t.Logf("max rel err %.2g", worst)
+}
+
+// TestConv2dLargeMatchesGorgonia compares output and gradients with G.Conv2d at realistic sizes
+// (several GEMM blocks, more images than workers).
+func TestConv2dLargeMatchesGorgonia(t *testing.T) {
+	for _, tc := range []struct{ b, c, h, o, k, s, p int }{
+		{5, 16, 32, 32, 3, 1, 1}, {5, 16, 32, 32, 3, 2, 1}, {3, 64, 8, 64, 3, 1, 1}, {3, 32, 16, 64, 1, 2, 0}, {2, 3, 32, 16, 7, 2, 3},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(8))
+			xv := randTensor(rng, -1, 1, tc.b, tc.c, tc.h, tc.h)
+			wv := randTensor(rng, -1, 1, tc.o, tc.c, tc.k, tc.k)
+			var rv *tensor.Dense
+			run := func(ours bool) [][]float64 {
+				g := G.NewGraph()
+				x := G.NodeFromAny(g, xv, G.WithName("x"))
+				w := G.NodeFromAny(g, wv, G.WithName("w"))
+				var y *G.Node
+				var err error
+				if ours {
+					y, err = Conv2d(x, w, ConvParams{StrideH: tc.s, StrideW: tc.s, PadH: tc.p, PadW: tc.p})
+				} else {
+					y, err = G.Conv2d(x, w, tensor.Shape{tc.k, tc.k}, []int{tc.p, tc.p}, []int{tc.s, tc.s}, []int{1, 1})
+				}
+				require.NoError(t, err)
+				if rv == nil {
+					rv = randTensor(rng, -1, 1, y.Shape()...)
+				}
+				r := G.NodeFromAny(g, rv, G.WithName("r"))
+				loss := G.Must(G.Sum(G.Must(G.HadamardProd(y, r))))
+				grads, err := G.Grad(loss, x, w)
+				require.NoError(t, err)
+				return runForward(t, g, y, grads[0], grads[1])
+			}
+			want := run(false)
+			for _, workers := range []int{2, 8} { // 8: fewer images than workers
+				SetWorkers(workers)
+				got := run(true)
+				SetWorkers(0)
+				for i, name := range []string{"y", "dx", "dw"} {
+					assertClose(t, want[i], got[i], 1e-10, fmt.Sprintf("workers %d: %s", workers, name))
+				}
+			}
+		})
+	}
 }

@@ -1,7 +1,7 @@
-// Package ops provides fused, allocation-free CPU operators for Gorgonia (gorgonia.org/gorgonia
-// v0.9.18) that implement what a ResNet needs: 2-D convolution, batch normalisation (optionally
-// fused with ReLU), ReLU, the fused residual join relu(a+b), max pooling, global average pooling,
-// the parameter-free "option A" shortcut and softmax cross-entropy.
+// Package ops provides the CPU operators a ResNet needs for Gorgonia (gorgonia.org/gorgonia
+// v0.9.18): 2-D convolution, batch normalisation (optionally fused with ReLU), ReLU, the fused
+// residual join relu(a+b), max pooling, global average pooling, the parameter-free "option A"
+// shortcut and softmax cross-entropy. They re-use their buffers from run to run.
 //
 // Every operator works on float32 and float64 tensors in NCHW layout and implements G.Op,
 // G.UsePreallocDoer and G.SDOp (DiffWRT + SymDiff), so graphs built with these functions are
@@ -14,8 +14,9 @@
 // on every later run (the TapeMachine clears its registers on Reset, so Do is called each step;
 // re-using the output avoids re-allocating every activation every training step). When the
 // machine offers a pre-allocated value (UsePreallocDo), it is used only if it is a contiguous dense
-// tensor of exactly the output's shape and dtype that does not alias an input; otherwise
-// UsePreallocDo returns an error and the machine falls back to Do. A consequence of the re-use
+// tensor of exactly the output's shape and dtype that does not overlap an input (the elementwise ReLU ops
+// also accept an input's own memory and work in place); otherwise UsePreallocDo returns an error
+// and the machine falls back to Do. A consequence of the re-use
 // is that a value read from a node after a run is overwritten by the next run: copy it (G.Read or
 // tensor.Clone) when it must outlive the run.
 //
@@ -24,7 +25,11 @@
 // Work is split across Workers() goroutines (see SetWorkers); an operator is never run
 // concurrently with itself. Matrix products go through gonum's BLAS interfaces: the pure-Go
 // gonum implementation by default, OpenBLAS (through gonum.org/v1/netlib, cgo, -lopenblas, one
-// OpenBLAS thread) when built with the build tag "openblas". BLAS reports which one is in use.
+// OpenBLAS thread) when built with the build tag "openblas" (libopenblas-dev must be installed).
+// BLAS reports which one is in use and BLASCore which OpenBLAS kernels: OpenBLAS 0.3.21 does not
+// recognise recent CPUs (e.g. Intel Emerald Rapids) and falls back to SSE3 kernels 3-4x slower;
+// the openblas build then selects its AVX-512 or AVX2 kernels at start-up, unless the
+// environment variable OPENBLAS_CORETYPE is set.
 //
 // # Batch normalisation state
 //
