@@ -82,8 +82,12 @@ func bench(args []string, stdout io.Writer) error {
 		step = func() error { _, err := t.Step(x, labels); return err }
 	}
 
+	blas := ops.BLAS()
+	if core := ops.BLASCore(); core != "" {
+		blas += " (" + core + " kernels)"
+	}
 	fmt.Fprintf(stdout, "bench: %s %s, batch %d, input %dx%dx%d, %v, blas %s, workers %d\n",
-		spec.Name, what, shape[0], shape[1], shape[2], shape[3], dt, ops.BLAS(), ops.Workers())
+		spec.Name, what, shape[0], shape[1], shape[2], shape[3], dt, blas, ops.Workers())
 	for i := 0; i < *warmup; i++ {
 		if err := step(); err != nil {
 			return err

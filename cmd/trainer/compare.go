@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 )
 
@@ -57,33 +58,33 @@ func compare(args []string, stdout io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\tbatch\tgo img/s\tpytorch img/s\tgo/pytorch\tgo runs\tpytorch runs")
+	fmt.Fprintln(tw, "workload\tbatch\tgo img/s\tpytorch img/s\tgo/pytorch\tgo MB\tpytorch MB\tgo runs\tpytorch runs")
 	for _, w := range ws {
-		var ours, theirs []float64
+		var ours, theirs, ourRSS, theirRSS []float64
 		for r := 0; r < *rounds; r++ {
 			a := []string{"bench", "-model", w.model, "-batch", fmt.Sprint(w.batch), "-steps", fmt.Sprint(*steps)}
 			if w.infer {
 				a = append(a, "-infer")
 			}
-			v, err := measure(self, a, `throughput: ([0-9.]+) img/s`)
+			v, rss, err := measure(self, a, `throughput: ([0-9.]+) img/s`)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w.name, err)
 			}
-			ours = append(ours, v)
+			ours, ourRSS = append(ours, v), append(ourRSS, rss)
 			if havePeer {
-				v, err := measure(*python, []string{*peer, w.name, fmt.Sprint(w.batch), fmt.Sprint(*threads), fmt.Sprint(*steps)}, ` ([0-9.]+) img/s`)
+				v, rss, err := measure(*python, []string{*peer, w.name, fmt.Sprint(w.batch), fmt.Sprint(*threads), fmt.Sprint(*steps)}, ` ([0-9.]+) img/s`)
 				if err != nil {
 					return fmt.Errorf("%s: PyTorch peer: %w", w.name, err)
 				}
-				theirs = append(theirs, v)
+				theirs, theirRSS = append(theirs, v), append(theirRSS, rss)
 			}
 		}
-		mo, mt, ratio := medianOf(ours), "-", "-"
+		mo, mt, ratio, rt := medianOf(ours), "-", "-", "-"
 		if havePeer {
 			t := medianOf(theirs)
-			mt, ratio = fmt.Sprintf("%.1f", t), fmt.Sprintf("%.2f", mo/t)
+			mt, ratio, rt = fmt.Sprintf("%.1f", t), fmt.Sprintf("%.2f", mo/t), fmt.Sprintf("%.0f", medianOf(theirRSS))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%v\t%v\n", w.name, w.batch, mo, mt, ratio, ours, theirs)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t%.0f\t%s\t%v\t%v\n", w.name, w.batch, mo, mt, ratio, medianOf(ourRSS), rt, ours, theirs)
 		if err := tw.Flush(); err != nil { // print each row as it is measured
 			return err
 		}
@@ -98,19 +99,25 @@ func peerAvailable(python, script string) bool {
 	return exec.Command(python, "-c", "import torch, torchvision").Run() == nil
 }
 
-// measure runs a command and returns the number captured by pattern in its output.
-func measure(cmd string, args []string, pattern string) (float64, error) {
+// measure runs a command and returns the number captured by pattern in its output and the
+// process's peak RSS in MB (the same measure for both peers).
+func measure(cmd string, args []string, pattern string) (float64, float64, error) {
 	var out bytes.Buffer
 	c := exec.Command(cmd, args...)
 	c.Stdout, c.Stderr = &out, &out
 	if err := c.Run(); err != nil {
-		return 0, fmt.Errorf("%s %s: %w: %s", cmd, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+		return 0, 0, fmt.Errorf("%s %s: %w: %s", cmd, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	m := regexp.MustCompile(pattern).FindStringSubmatch(out.String())
 	if m == nil {
-		return 0, fmt.Errorf("%s %s: no throughput in output %q", cmd, strings.Join(args, " "), out.String())
+		return 0, 0, fmt.Errorf("%s %s: no throughput in output %q", cmd, strings.Join(args, " "), out.String())
 	}
-	return strconv.ParseFloat(m[1], 64)
+	v, err := strconv.ParseFloat(m[1], 64)
+	var rss float64
+	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) * 1024 / 1e6 // Linux reports KiB
+	}
+	return v, rss, err
 }
 
 func medianOf(v []float64) float64 {

@@ -2,11 +2,20 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
+
+// TestMain lets the test binary stand in for the trainer binary when compare runs itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("TRAINER_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 func runCLI(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
@@ -83,4 +92,17 @@ func TestBenchEveryModel(t *testing.T) {
 			assert.Contains(t, out, "throughput: ")
 		})
 	}
+}
+
+// compare runs bench as a child process; without the PyTorch peer it measures this project only.
+func TestCompareWithoutPeer(t *testing.T) {
+	t.Setenv("TRAINER_TEST_AS_MAIN", "1")
+	code, out, errOut := runCLI("compare", "-workloads", "resnet8:2,plain8-infer:2", "-rounds", "2", "-steps", "1",
+		"-peer", t.TempDir()+"/missing.py")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "PyTorch peer unavailable")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Len(t, lines, 4, out) // note, header, two workloads
+	assert.True(t, strings.HasPrefix(lines[2], "resnet8 "), out)
+	assert.True(t, strings.HasPrefix(lines[3], "plain8-infer "), out)
 }

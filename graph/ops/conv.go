@@ -177,53 +177,74 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	var dxn *G.Node
 	var err error
 	if op.dx {
-		if dxn, err = G.ApplyOp(&convDxOp{geom: op.geom, dt: op.dt}, inputs[1], grad); err != nil {
+		if dxn, err = G.ApplyOp(&convGradOp{geom: op.geom, dt: op.dt}, inputs[1], grad); err != nil {
 			return nil, fmt.Errorf("%s: dx: %w", op, err)
 		}
 	}
-	dwn, err := G.ApplyOp(&convDwOp{geom: op.geom, dt: op.dt}, inputs[0], grad)
+	dwn, err := G.ApplyOp(&convGradOp{geom: op.geom, dt: op.dt, dw: true}, inputs[0], grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dw: %w", op, err)
 	}
 	return G.Nodes{dxn, dwn}, nil
 }
 
-// ---------------------------------------------------------------- dx op: (w, dy) -> dx
+// ---------------------------------------------------------------- gradient ops
+// dx from (w, dy), or dw from (x, dy).
 
-type convDxOp struct {
+type convGradOp struct {
 	geom convGeom
 	dt   tensor.Dtype
+	dw   bool // the filter gradient; otherwise the input gradient
 	out  outBuf
 	scr  scratch
 }
 
-func (op *convDxOp) Arity() int            { return 2 }
-func (op *convDxOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
-func (op *convDxOp) ReturnsPtr() bool      { return false }
-func (op *convDxOp) CallsExtern() bool     { return false }
-func (op *convDxOp) OverwritesInput() int  { return -1 }
-func (op *convDxOp) String() string        { return fmt.Sprintf("Conv2dDx%v", op.geom) }
-func (op *convDxOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convDxOp) Hashcode() uint32      { return hashOf(op) }
-func (op *convDxOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.geom.xShape(), nil
+// shapes returns the shape of the first input (w for dx, x for dw) and of the output.
+func (op *convGradOp) shapes() (in, out tensor.Shape) {
+	if op.dw {
+		return op.geom.xShape(), op.geom.wShape()
+	}
+	return op.geom.wShape(), op.geom.xShape()
 }
-func (op *convDxOp) Do(vals ...G.Value) (G.Value, error) {
-	return op.run(op.out.get(op.dt, op.geom.xShape()), vals)
+
+func (op *convGradOp) Arity() int { return 2 }
+func (op *convGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4))
 }
-func (op *convDxOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
-	out, err := prealloc(p, op.geom.xShape(), op.dt, vals, op.String())
+func (op *convGradOp) ReturnsPtr() bool     { return false }
+func (op *convGradOp) CallsExtern() bool    { return false }
+func (op *convGradOp) OverwritesInput() int { return -1 }
+func (op *convGradOp) String() string {
+	if op.dw {
+		return fmt.Sprintf("Conv2dDw%v", op.geom)
+	}
+	return fmt.Sprintf("Conv2dDx%v", op.geom)
+}
+func (op *convGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	_, out := op.shapes()
+	return out, nil
+}
+func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
+	_, out := op.shapes()
+	return op.run(op.out.get(op.dt, out), vals)
+}
+func (op *convGradOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
+	_, shape := op.shapes()
+	out, err := prealloc(p, shape, op.dt, vals, op.String())
 	if err != nil {
 		return nil, err
 	}
 	return op.run(out, vals)
 }
-func (op *convDxOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
+func (op *convGradOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	what := op.String()
 	if len(vals) != 2 {
-		return nil, fmt.Errorf("%s: want 2 inputs (w, dy), got %d", what, len(vals))
+		return nil, fmt.Errorf("%s: want 2 inputs, got %d", what, len(vals))
 	}
-	w, err := input(vals, 0, op.geom.wShape(), op.dt, what)
+	inShape, _ := op.shapes()
+	a, err := input(vals, 0, inShape, op.dt, what)
 	if err != nil {
 		return nil, err
 	}
@@ -231,69 +252,19 @@ func (op *convDxOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if op.dt == tensor.Float32 {
-		convBackwardData(op.geom, &op.scr, dataOf[float32](w), dataOf[float32](dy), dataOf[float32](out))
-	} else {
-		convBackwardData(op.geom, &op.scr, dataOf[float64](w), dataOf[float64](dy), dataOf[float64](out))
+	switch {
+	case op.dw && op.dt == tensor.Float32:
+		convBackwardFilter(op.geom, &op.scr, dataOf[float32](a), dataOf[float32](dy), dataOf[float32](out))
+	case op.dw:
+		convBackwardFilter(op.geom, &op.scr, dataOf[float64](a), dataOf[float64](dy), dataOf[float64](out))
+	case op.dt == tensor.Float32:
+		convBackwardData(op.geom, &op.scr, dataOf[float32](a), dataOf[float32](dy), dataOf[float32](out))
+	default:
+		convBackwardData(op.geom, &op.scr, dataOf[float64](a), dataOf[float64](dy), dataOf[float64](out))
 	}
 	return out, nil
 }
-func (op *convDxOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *convDxOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, noSecondDerivative(op.String())
-}
-
-// ---------------------------------------------------------------- dw op: (x, dy) -> dw
-
-type convDwOp struct {
-	geom convGeom
-	dt   tensor.Dtype
-	out  outBuf
-	scr  scratch
-}
-
-func (op *convDwOp) Arity() int            { return 2 }
-func (op *convDwOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
-func (op *convDwOp) ReturnsPtr() bool      { return false }
-func (op *convDwOp) CallsExtern() bool     { return false }
-func (op *convDwOp) OverwritesInput() int  { return -1 }
-func (op *convDwOp) String() string        { return fmt.Sprintf("Conv2dDw%v", op.geom) }
-func (op *convDwOp) WriteHash(h hash.Hash) { writeHash(h, op) }
-func (op *convDwOp) Hashcode() uint32      { return hashOf(op) }
-func (op *convDwOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.geom.wShape(), nil
-}
-func (op *convDwOp) Do(vals ...G.Value) (G.Value, error) {
-	return op.run(op.out.get(op.dt, op.geom.wShape()), vals)
-}
-func (op *convDwOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
-	out, err := prealloc(p, op.geom.wShape(), op.dt, vals, op.String())
-	if err != nil {
-		return nil, err
-	}
-	return op.run(out, vals)
-}
-func (op *convDwOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
-	what := op.String()
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("%s: want 2 inputs (x, dy), got %d", what, len(vals))
-	}
-	x, err := input(vals, 0, op.geom.xShape(), op.dt, what)
-	if err != nil {
-		return nil, err
-	}
-	dy, err := input(vals, 1, op.geom.yShape(), op.dt, what)
-	if err != nil {
-		return nil, err
-	}
-	if op.dt == tensor.Float32 {
-		convBackwardFilter(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](dy), dataOf[float32](out))
-	} else {
-		convBackwardFilter(op.geom, &op.scr, dataOf[float64](x), dataOf[float64](dy), dataOf[float64](out))
-	}
-	return out, nil
-}
-func (op *convDwOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *convDwOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+func (op *convGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, noSecondDerivative(op.String())
 }
