@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/resnet"
 )
 
@@ -16,6 +17,7 @@ type Trainer struct {
 	Model   *resnet.Model
 	Targets *G.Node // (N, Classes) one-hot
 	Loss    *G.Node // scalar
+	Memory  ops.MemoryPlan
 
 	opt     *SGD
 	params  []graph.Binding
@@ -50,6 +52,9 @@ func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, heig
 	// hold another node's data (Gorgonia reuses registers).
 	G.Read(loss, &t.lossVal)
 	t.onehot = tensor.New(tensor.Of(p.Dtype()), tensor.WithShape(batch, spec.Classes))
+	if t.Memory, err = ops.PlanMemory(m.Graph); err != nil {
+		return nil, err
+	}
 	t.vm = G.NewTapeMachine(m.Graph, G.BindDualValues(nodes...))
 	return t, nil
 }
@@ -130,6 +135,7 @@ func (t *Trainer) Close() error { return t.vm.Close() }
 // Evaluator runs a model in evaluation mode (running statistics, no gradients).
 type Evaluator struct {
 	Model  *resnet.Model
+	Memory ops.MemoryPlan
 	vm     G.VM
 	logits G.Value
 }
@@ -142,6 +148,9 @@ func NewEvaluator(spec resnet.Spec, p *graph.Params, batch, height, width int) (
 	}
 	e := &Evaluator{Model: m}
 	G.Read(m.Logits, &e.logits)
+	if e.Memory, err = ops.PlanMemory(m.Graph); err != nil {
+		return nil, err
+	}
 	e.vm = G.NewTapeMachine(m.Graph)
 	return e, nil
 }

@@ -59,6 +59,7 @@ func bench(args []string, stdout io.Writer) error {
 	}
 
 	var step func() error
+	var plan ops.MemoryPlan
 	what := "train step (forward, backward, SGD update)"
 	if *infer {
 		what = "inference (eval mode, forward)"
@@ -67,6 +68,7 @@ func bench(args []string, stdout io.Writer) error {
 			return err
 		}
 		defer e.Close()
+		plan = e.Memory
 		step = func() error { _, err := e.Logits(x); return err }
 	} else {
 		// The PyTorch peer's settings (../shared/peers/pytorch_bench.py).
@@ -79,6 +81,7 @@ func bench(args []string, stdout io.Writer) error {
 			return err
 		}
 		defer t.Close()
+		plan = t.Memory
 		step = func() error { _, err := t.Step(x, labels); return err }
 	}
 
@@ -120,6 +123,7 @@ func bench(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "median: %.1f ms/step (min %.1f, max %.1f, %d steps)\n", med, times[0], times[len(times)-1], len(times))
 	fmt.Fprintf(stdout, "throughput: %.1f img/s\n", float64(shape[0])/med*1000)
 	fmt.Fprintf(stdout, "allocated: %.1f MB/step\n", float64(after.TotalAlloc-before.TotalAlloc)/float64(len(times))/1e6)
+	fmt.Fprintf(stdout, "op outputs: %v\n", plan)
 	if rss, ok := peakRSS(); ok {
 		fmt.Fprintf(stdout, "peak RSS: %.0f MB\n", rss/1e6)
 	}

@@ -415,18 +415,22 @@ func convBackwardFilter[T float](g convGeom, s *scratch, x, dy, dw []T) {
 			return bufs[wk][colSize:]
 		}
 		used := make([]bool, p) // whether worker wk has written its accumulator
-		parallelEach(g.B, p, func(wk, b int) {
-			xb := x[b*chw : (b+1)*chw]
-			col := xb
-			if !direct {
-				im2col(g, xb, bufs[wk][:colSize], 0, g.C)
-				col = bufs[wk][:K*ohw]
+		// A fixed split of the batch (not parallelEach's first come, first served) keeps the
+		// order of the floating-point sums, so a run is reproducible bit for bit.
+		parallel(g.B, p, func(wk, lo, hi int) {
+			for b := lo; b < hi; b++ {
+				xb := x[b*chw : (b+1)*chw]
+				col := xb
+				if !direct {
+					im2col(g, xb, bufs[wk][:colSize], 0, g.C)
+					col = bufs[wk][:K*ohw]
+				}
+				beta := T(1)
+				if !used[wk] {
+					beta, used[wk] = 0, true
+				}
+				gemm(false, true, g.O, K, ohw, 1, dy[b*ochw:(b+1)*ochw], ohw, col, ohw, beta, accOf(wk), K)
 			}
-			beta := T(1)
-			if !used[wk] {
-				beta, used[wk] = 0, true
-			}
-			gemm(false, true, g.O, K, ohw, 1, dy[b*ochw:(b+1)*ochw], ohw, col, ohw, beta, accOf(wk), K)
 		})
 		sum := accOf(0)
 		if !used[0] {
