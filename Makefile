@@ -32,11 +32,13 @@ run: build
 	./$(BIN) summary -model resnet18 -classes 1000 -input 1,3,224,224
 	./$(BIN) bench -model resnet20 -batch 128 -steps 10
 
-# Tests: pure Go always; the OpenBLAS build of the ops too when OpenBLAS is there.
+# Tests: the default build, the ops without assembly (purego), and the OpenBLAS build of the ops
+# when OpenBLAS is there.
 test: setup
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags purego ./graph/ops/
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
 
 # Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.

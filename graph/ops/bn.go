@@ -387,8 +387,17 @@ func (op *bnParamGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 
 // ---------------------------------------------------------------- kernels
 
-// rowSums returns Σ(x-shift) and Σ(x-shift)² over one row, in T with four accumulators.
+// rowSums returns Σ(x-shift) and Σ(x-shift)² over one row, in T; float32 uses rowSums32.
 func rowSums[T float](x []T, shift T) (s1, s2 T) {
+	if isF32[T]() {
+		a, b := rowSums32(f32s(x), float32(shift))
+		return T(a), T(b)
+	}
+	return rowSumsGo(x, shift)
+}
+
+// rowSumsGo is rowSums in Go with four accumulators (the reference and fallback).
+func rowSumsGo[T float](x []T, shift T) (s1, s2 T) {
 	var a0, a1, a2, a3, b0, b1, b2, b3 T
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -411,8 +420,18 @@ func rowSums[T float](x []T, shift T) (s1, s2 T) {
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
 
-// gradSums returns Σg and Σg·(x-m) over one row, in T with four accumulators.
+// gradSums returns Σg and Σg·(x-m) over one row, in T; float32 uses gradSums32.
 func gradSums[T float](g, x []T, m T) (s1, s2 T) {
+	x = x[:len(g)]
+	if isF32[T]() {
+		a, b := gradSums32(f32s(g), f32s(x), float32(m))
+		return T(a), T(b)
+	}
+	return gradSumsGo(g, x, m)
+}
+
+// gradSumsGo is gradSums in Go with four accumulators (the reference and fallback).
+func gradSumsGo[T float](g, x []T, m T) (s1, s2 T) {
 	x = x[:len(g)]
 	var a0, a1, a2, a3, b0, b1, b2, b3 T
 	i := 0
@@ -434,8 +453,23 @@ func gradSums[T float](g, x []T, m T) (s1, s2 T) {
 	return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
 }
 
-// affineRow computes y = a·x + b, or max(a·x + b, 0) when relu.
+// affineRow computes y = a·x + b, or max(a·x + b, 0) when relu; float32 uses affineRow32 and
+// affineReluRow32.
 func affineRow[T float](x, y []T, a, b T, relu bool) {
+	y = y[:len(x)]
+	if isF32[T]() {
+		if relu {
+			affineReluRow32(f32s(x), f32s(y), float32(a), float32(b))
+		} else {
+			affineRow32(f32s(x), f32s(y), float32(a), float32(b))
+		}
+		return
+	}
+	affineRowGo(x, y, a, b, relu)
+}
+
+// affineRowGo is affineRow in Go (the reference and fallback).
+func affineRowGo[T float](x, y []T, a, b T, relu bool) {
 	y = y[:len(x)]
 	if relu {
 		for i, v := range x {
@@ -536,8 +570,18 @@ func bnBackward[T float](s *bnShared, x, gamma, y, dy, dx []T) {
 	})
 }
 
-// bnDxRow computes d = kg·g + kx·x + k0.
+// bnDxRow computes d = kg·g + kx·x + k0; float32 uses bnDxRow32.
 func bnDxRow[T float](g, x, d []T, kg, kx, k0 T) {
+	x, d = x[:len(g)], d[:len(g)]
+	if isF32[T]() {
+		bnDxRow32(f32s(g), f32s(x), f32s(d), float32(kg), float32(kx), float32(k0))
+		return
+	}
+	bnDxRowGo(g, x, d, kg, kx, k0)
+}
+
+// bnDxRowGo is bnDxRow in Go (the reference and fallback).
+func bnDxRowGo[T float](g, x, d []T, kg, kx, k0 T) {
 	x, d = x[:len(g)], d[:len(g)]
 	for i, v := range g {
 		d[i] = kg*v + kx*x[i] + k0
@@ -547,6 +591,7 @@ func bnDxRow[T float](g, x, d []T, kg, kx, k0 T) {
 // maskedGradSums returns Σg and Σg·(x-m) for g = dy·[y>0] (y a ReLU output), branch-free.
 func maskedGradSums[T float](y, dy, x []T, m T) (s1, s2 T) {
 	if isF32[T]() {
+		dy, x = dy[:len(y)], x[:len(y)]
 		a, b := maskedGradSums32(f32s(y), f32s(dy), f32s(x), float32(m))
 		return T(a), T(b)
 	}
@@ -554,7 +599,8 @@ func maskedGradSums[T float](y, dy, x []T, m T) (s1, s2 T) {
 	return T(a), T(b)
 }
 
-func maskedGradSums32(y, dy, x []float32, m float32) (s1, s2 float32) {
+// maskedGradSums32Go is the Go reference and fallback of the SIMD maskedGradSums32.
+func maskedGradSums32Go(y, dy, x []float32, m float32) (s1, s2 float32) {
 	dy, x = dy[:len(y)], x[:len(y)]
 	var a0, a1, b0, b1 float32
 	i := 0
@@ -591,14 +637,8 @@ func maskedGradSums64(y, dy, x []float64, m float64) (s1, s2 float64) {
 // maskedBnDxRow computes d = kg·dy·[y>0] + kx·x + k0, branch-free.
 func maskedBnDxRow[T float](y, dy, x, d []T, kg, kx, k0 T) {
 	if isF32[T]() {
-		y, dy, x, d := f32s(y), f32s(dy), f32s(x), f32s(d)
 		dy, x, d = dy[:len(y)], x[:len(y)], d[:len(y)]
-		a, b, c := float32(kg), float32(kx), float32(k0)
-		for i := range y {
-			u := math.Float32bits(y[i])
-			g := math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(u|-u)>>31))
-			d[i] = a*g + b*x[i] + c
-		}
+		maskedBnDxRow32(f32s(y), f32s(dy), f32s(x), f32s(d), float32(kg), float32(kx), float32(k0))
 		return
 	}
 	y64, dy64, x64, d64 := f64s(y), f64s(dy), f64s(x), f64s(d)
@@ -608,5 +648,15 @@ func maskedBnDxRow[T float](y, dy, x, d []T, kg, kx, k0 T) {
 		u := math.Float64bits(y64[i])
 		g := math.Float64frombits(math.Float64bits(dy64[i]) & uint64(int64(u|-u)>>63))
 		d64[i] = a*g + b*x64[i] + c
+	}
+}
+
+// maskedBnDxRow32Go is the Go reference and fallback of the SIMD maskedBnDxRow32.
+func maskedBnDxRow32Go(y, dy, x, d []float32, a, b, c float32) {
+	dy, x, d = dy[:len(y)], x[:len(y)], d[:len(y)]
+	for i := range y {
+		u := math.Float32bits(y[i])
+		g := math.Float32frombits(math.Float32bits(dy[i]) & uint32(int32(u|-u)>>31))
+		d[i] = a*g + b*x[i] + c
 	}
 }

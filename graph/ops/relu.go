@@ -158,8 +158,24 @@ func reluForward[T float](a, b, out *tensor.Dense, k func(a, b, y []T)) {
 	})
 }
 
-// reluKernel computes y = max(a, 0), or max(a+b, 0) when b is not nil; builtin max is branch-free.
+// reluKernel computes y = max(a, 0), or max(a+b, 0) when b is not nil; float32 uses relu32 and
+// addRelu32, which keep max's semantics bit for bit (a NaN stays a NaN, with its sign bit cleared
+// as max leaves it on amd64, so that diverged runs stay visible; -0 gives +0).
 func reluKernel[T float](a, b, y []T) {
+	y = y[:len(a)]
+	if isF32[T]() {
+		if b == nil {
+			relu32(f32s(a), f32s(y))
+		} else {
+			addRelu32(f32s(a), f32s(b[:len(a)]), f32s(y))
+		}
+		return
+	}
+	reluKernelGo(a, b, y)
+}
+
+// reluKernelGo is reluKernel in Go (the reference and fallback); builtin max is branch-free.
+func reluKernelGo[T float](a, b, y []T) {
 	y = y[:len(a)]
 	if b == nil {
 		for i, v := range a {
@@ -239,12 +255,7 @@ func reluMask[T float](y, dy, dx []T) {
 	n := len(y)
 	dy, dx = dy[:n], dx[:n]
 	if isF32[T]() {
-		yy, d, o := f32s(y), f32s(dy), f32s(dx)
-		for i := 0; i < n; i++ {
-			u := math.Float32bits(yy[i])
-			m := uint32(int32(u|-u) >> 31)
-			o[i] = math.Float32frombits(math.Float32bits(d[i]) & m)
-		}
+		reluMask32(f32s(y), f32s(dy), f32s(dx))
 		return
 	}
 	yy, d, o := f64s(y), f64s(dy), f64s(dx)
@@ -252,6 +263,17 @@ func reluMask[T float](y, dy, dx []T) {
 		u := math.Float64bits(yy[i])
 		m := uint64(int64(u|-u) >> 63)
 		o[i] = math.Float64frombits(math.Float64bits(d[i]) & m)
+	}
+}
+
+// reluMask32Go is the Go reference and fallback of the SIMD reluMask32.
+func reluMask32Go(y, dy, dx []float32) {
+	n := len(y)
+	dy, dx = dy[:n], dx[:n]
+	for i := 0; i < n; i++ {
+		u := math.Float32bits(y[i])
+		m := uint32(int32(u|-u) >> 31)
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
 	}
 }
 

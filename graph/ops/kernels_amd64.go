@@ -1,0 +1,34 @@
+//go:build !purego
+
+package ops
+
+import "github.com/resnet-go/resnet/graph/ops/internal/vec32"
+
+// The float32 kernels run the SSE assembly of package vec32 (SSE2 is baseline amd64: no CPU
+// detection needed). The generic kernels of bn.go and relu.go reslice every slice to the length
+// of the first before calling them, so that a short slice panics in Go. The Go loops remain the
+// reference (kernels_test.go) and the fallback (kernels_generic.go).
+
+func rowSums32(x []float32, shift float32) (s1, s2 float32) { return vec32.RowSums(x, shift) }
+
+func gradSums32(g, x []float32, m float32) (s1, s2 float32) { return vec32.GradSums(g, x, m) }
+
+func maskedGradSums32(y, dy, x []float32, m float32) (s1, s2 float32) {
+	return vec32.MaskedGradSums(y, dy, x, m)
+}
+
+func affineRow32(x, y []float32, a, b float32) { vec32.AffineRow(x, y, a, b) }
+
+func affineReluRow32(x, y []float32, a, b float32) { vec32.AffineReLURow(x, y, a, b) }
+
+func bnDxRow32(g, x, d []float32, kg, kx, k0 float32) { vec32.BNDxRow(g, x, d, kg, kx, k0) }
+
+func maskedBnDxRow32(y, dy, x, d []float32, kg, kx, k0 float32) {
+	vec32.MaskedBNDxRow(y, dy, x, d, kg, kx, k0)
+}
+
+func relu32(a, y []float32) { vec32.ReLU(a, y) }
+
+func addRelu32(a, b, y []float32) { vec32.AddReLU(a, b, y) }
+
+func reluMask32(y, dy, dx []float32) { vec32.ReLUMask(y, dy, dx) }

@@ -1,0 +1,29 @@
+//go:build !amd64 || purego
+
+package ops
+
+// Pure-Go versions of the float32 kernels of kernels_amd64.s: the reference loops.
+
+func rowSums32(x []float32, shift float32) (s1, s2 float32) { return rowSumsGo(x, shift) }
+
+func gradSums32(g, x []float32, m float32) (s1, s2 float32) { return gradSumsGo(g, x, m) }
+
+func maskedGradSums32(y, dy, x []float32, m float32) (s1, s2 float32) {
+	return maskedGradSums32Go(y, dy, x, m)
+}
+
+func affineRow32(x, y []float32, a, b float32) { affineRowGo(x, y, a, b, false) }
+
+func affineReluRow32(x, y []float32, a, b float32) { affineRowGo(x, y, a, b, true) }
+
+func bnDxRow32(g, x, d []float32, kg, kx, k0 float32) { bnDxRowGo(g, x, d, kg, kx, k0) }
+
+func maskedBnDxRow32(y, dy, x, d []float32, kg, kx, k0 float32) {
+	maskedBnDxRow32Go(y, dy, x, d, kg, kx, k0)
+}
+
+func relu32(a, y []float32) { reluKernelGo(a, nil, y) }
+
+func addRelu32(a, b, y []float32) { reluKernelGo(a, b, y) }
+
+func reluMask32(y, dy, dx []float32) { reluMask32Go(y, dy, dx) }
