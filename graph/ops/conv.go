@@ -36,8 +36,8 @@ func (g convGeom) direct() bool {
 }
 
 // shifted is true when every column-matrix row is the image plane shifted by a constant linear
-// offset (stride 1 and output width = input width), so im2col/col2im can move whole blocks.
-func (g convGeom) shifted() bool { return g.SH == 1 && g.SW == 1 && g.OW == g.W }
+// offset (stride 1, output size = input size), so im2col/col2im can move whole blocks.
+func (g convGeom) shifted() bool { return g.SH == 1 && g.SW == 1 && g.OW == g.W && g.OH == g.H }
 
 func (g convGeom) xShape() tensor.Shape { return tensor.Shape{g.B, g.C, g.H, g.W} }
 func (g convGeom) wShape() tensor.Shape { return tensor.Shape{g.O, g.C, g.KH, g.KW} }
