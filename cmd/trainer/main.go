@@ -1,11 +1,3 @@
-// Command trainer builds, inspects, benchmarks and trains the ResNet family.
-//
-//	trainer summary -model resnet18 -classes 1000 -input 1,3,224,224
-//	trainer bench   -model resnet20 -batch 128 -steps 20 [-infer]
-//	trainer compare -workloads resnet20:128,resnet18-infer:16 -rounds 3
-//
-// Bad input (an unknown model, a malformed shape, an unknown flag) prints one line naming the
-// problem and exits with status 2.
 package main
 
 import (

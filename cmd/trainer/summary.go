@@ -35,12 +35,12 @@ func summary(args []string, stdout io.Writer) error {
 	defer e.Close()
 	sum := resnet.Tabulate(e.Model.Builder.Layers())
 
-	fmt.Fprintf(stdout, "%s: %s stem, %s blocks %v, widths %v, shortcut %v, residual %v\n", spec.Name, spec.Stem,
-		spec.Block, spec.Blocks, spec.Widths, shortcutName(spec), !spec.Plain)
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\top\toutput\tparams\tMACs\t")
+	fmt.Fprintf(stdout, "%s: %s stem, %s blocks %v, widths %v, shortcut %v\n", spec.Name, spec.Stem,
+		spec.Block, spec.Blocks, spec.Widths, shortcutName(spec))
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "layer\top\toutput\tparams\tMACs")
 	for _, l := range sum.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\t\n", l.Name, l.Op, l.Out, l.Params, l.MACs)
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%d\n", l.Name, l.Op, l.Out, l.Params, l.MACs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -59,7 +59,7 @@ func summary(args []string, stdout io.Writer) error {
 
 func shortcutName(s resnet.Spec) string {
 	if s.Plain {
-		return "none"
+		return "none (plain twin)"
 	}
 	return s.Shortcut.String()
 }
