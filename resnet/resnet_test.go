@@ -16,6 +16,13 @@ import (
 	"github.com/resnet-go/resnet/resnet"
 )
 
+func newStore(t *testing.T) *graph.Params {
+	t.Helper()
+	p, err := graph.NewParams(tensor.Float32, 1)
+	require.NoError(t, err)
+	return p
+}
+
 func spec(t *testing.T, name string, classes int) resnet.Spec {
 	t.Helper()
 	s, err := resnet.ByName(name, classes, 3)
@@ -190,6 +197,11 @@ func TestInputChannelsAndSizes(t *testing.T) {
 
 	_, err = resnet.New(resnet.ResNet18(10), p, graph.Config{}, 1, 31, 31)
 	assert.ErrorContains(t, err, "too small")
+	// batch 1 at 32×32 leaves 1×1 maps: training-mode BN would see one value per channel
+	_, err = resnet.New(resnet.ResNet18(10), newStore(t), graph.Config{}, 1, 32, 32)
+	assert.ErrorContains(t, err, "BatchNorm layer4.0.bn1 sees one value per channel")
+	_, err = resnet.New(resnet.ResNet18(10), newStore(t), graph.Config{Mode: graph.Eval}, 1, 32, 32)
+	assert.NoError(t, err, "evaluation uses running statistics")
 	// p now holds resnet20's conv1 for one channel: a net that wants another shape is refused.
 	_, err = resnet.New(resnet.ResNet18(10), p, graph.Config{}, 1, 32, 32)
 	assert.ErrorContains(t, err, `"conv1.weight" exists with shape (16, 1, 3, 3)`)
