@@ -127,7 +127,22 @@ func (s Spec) PlainTwin() Spec {
 	return p
 }
 
-var imagenetByDepth = map[int]func(int) Spec{18: ResNet18, 34: ResNet34, 50: ResNet50, 101: ResNet101, 152: ResNet152}
+// imagenetByDepth returns the constructor of torchvision's net of that depth, if there is one.
+func imagenetByDepth(depth int) (func(int) Spec, bool) {
+	switch depth {
+	case 18:
+		return ResNet18, true
+	case 34:
+		return ResNet34, true
+	case 50:
+		return ResNet50, true
+	case 101:
+		return ResNet101, true
+	case 152:
+		return ResNet152, true
+	}
+	return nil, false
+}
 
 // ByName returns the net called name: resnet18, resnet34, resnet50, resnet101, resnet152
 // (ImageNet layout), resnetD for any other D = 6n+2 (CIFAR layout: 20, 32, 44, 56, 110, …), or
@@ -147,7 +162,7 @@ func ByName(name string, classes, inChannels int) (Spec, error) {
 		return Spec{}, unknown(name)
 	}
 	var s Spec
-	if f, ok := imagenetByDepth[depth]; ok {
+	if f, ok := imagenetByDepth(depth); ok {
 		s = f(classes)
 	} else if s, err = CIFAR(depth, classes); err != nil {
 		return Spec{}, unknown(name)
