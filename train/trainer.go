@@ -86,8 +86,8 @@ func (t *Trainer) Step(x *tensor.Dense, labels []int) (float64, error) {
 
 func (t *Trainer) feed(x *tensor.Dense, labels []int) error {
 	in := t.Model.Input
-	if !x.Shape().Eq(in.Shape()) || x.Dtype() != in.Dtype() {
-		return fmt.Errorf("train: batch is %v %v, the graph wants %v %v", x.Dtype(), x.Shape(), in.Dtype(), in.Shape())
+	if err := fits(x, in); err != nil {
+		return err
 	}
 	n, k := t.onehot.Shape()[0], t.onehot.Shape()[1]
 	if len(labels) != n {
@@ -106,6 +106,14 @@ func (t *Trainer) feed(x *tensor.Dense, labels []int) error {
 		return err
 	}
 	return G.Let(t.Targets, t.onehot)
+}
+
+// fits checks that x can be fed to the input node in.
+func fits(x *tensor.Dense, in *G.Node) error {
+	if !x.Shape().Eq(in.Shape()) || x.Dtype() != in.Dtype() {
+		return fmt.Errorf("train: batch is %v %v, the graph wants %v %v", x.Dtype(), x.Shape(), in.Dtype(), in.Shape())
+	}
+	return nil
 }
 
 func oneOf(dt tensor.Dtype) any {
@@ -159,8 +167,8 @@ func NewEvaluator(spec resnet.Spec, p *graph.Params, batch, height, width int) (
 // next call.
 func (e *Evaluator) Logits(x *tensor.Dense) (*tensor.Dense, error) {
 	in := e.Model.Input
-	if !x.Shape().Eq(in.Shape()) || x.Dtype() != in.Dtype() {
-		return nil, fmt.Errorf("train: batch is %v %v, the graph wants %v %v", x.Dtype(), x.Shape(), in.Dtype(), in.Shape())
+	if err := fits(x, in); err != nil {
+		return nil, err
 	}
 	if err := G.Let(in, x); err != nil {
 		return nil, err

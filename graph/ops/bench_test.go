@@ -26,7 +26,11 @@ func benchGraph(b *testing.B, backward bool, build func(g *G.ExprGraph, rng *ran
 			b.Fatal(err)
 		}
 	}
-	m := G.NewTapeMachine(g)
+	runMachine(b, G.NewTapeMachine(g))
+}
+
+// runMachine runs m once untimed (first-run allocations), then b.N timed runs, and closes it.
+func runMachine(b *testing.B, m G.VM) {
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
 		b.Fatal(err)
@@ -147,19 +151,7 @@ func BenchmarkBasicBlock(b *testing.B) {
 			if _, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, wrt); err != nil {
 				b.Fatal(err)
 			}
-			m := G.NewTapeMachine(g, G.BindDualValues(wrt...))
-			defer m.Close()
-			if err := m.RunAll(); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				m.Reset()
-				if err := m.RunAll(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			runMachine(b, G.NewTapeMachine(g, G.BindDualValues(wrt...)))
 		})
 	}
 }

@@ -74,13 +74,7 @@ func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 			}
 			for j0 := 0; j0 < n; j0 += tn {
 				j1 := min(n, j0+tn)
-				var bs []T
-				if tB {
-					bs = b[j0*ldb:]
-				} else {
-					bs = b[j0:]
-				}
-				gemm1(tA, tB, i1-i0, j1-j0, k, alpha, as, lda, bs, ldb, beta, c[i0*ldc+j0:], ldc)
+				gemm1(tA, tB, i1-i0, j1-j0, k, alpha, as, lda, fromCol(b, j0, ldb, tB), ldb, beta, c[i0*ldc+j0:], ldc)
 			}
 		}
 		return
@@ -94,17 +88,19 @@ func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 		tn := (ceilDiv(n, pieces) + 15) &^ 15
 		for j0 := 0; j0 < n; j0 += tn {
 			j1 := min(n, j0+tn)
-			var bs []T
-			if tB {
-				bs = b[j0*ldb:]
-			} else {
-				bs = b[j0:]
-			}
-			gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, bs, ldb, beta, c[j0:], ldc)
+			gemm1(tA, tB, m, j1-j0, k, alpha, a, lda, fromCol(b, j0, ldb, tB), ldb, beta, c[j0:], ldc)
 		}
 		return
 	}
 	gemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// fromCol returns op(b) starting at its column j0 (a row of b when b is transposed).
+func fromCol[T float](b []T, j0, ldb int, tB bool) []T {
+	if tB {
+		return b[j0*ldb:]
+	}
+	return b[j0:]
 }
 
 // smallMNK is the size up to which OpenBLAS (0.3.21, SkylakeX kernels) uses its small-matrix
