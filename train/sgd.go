@@ -14,6 +14,10 @@ type SGDConfig struct {
 	Momentum    float64
 	WeightDecay float64
 	Nesterov    bool
+	// NoDecay1D exempts one-dimensional parameters (BatchNorm γ and β, biases) from weight decay,
+	// as PyTorch users do with a second parameter group: decaying a BN scale only fights the
+	// normalisation it feeds, while the conv weights it follows carry the regularisation.
+	NoDecay1D bool
 }
 
 // SGD is PyTorch's torch.optim.SGD (dampening 0): with g the gradient and w the weight,
@@ -51,6 +55,9 @@ func (o *SGD) Update(p *graph.Param, grad tensor.Tensor) error {
 		o.vel[p.Name] = v
 	}
 	c := o.Config
+	if c.NoDecay1D && p.Value.Dims() == 1 {
+		c.WeightDecay = 0
+	}
 	switch w := p.Value.Data().(type) {
 	case []float32:
 		sgd(w, grad.Data().([]float32), v.Data().([]float32), float32(c.LR), float32(c.Momentum), float32(c.WeightDecay), c.Nesterov, !seen)
@@ -61,6 +68,20 @@ func (o *SGD) Update(p *graph.Param, grad tensor.Tensor) error {
 	}
 	return nil
 }
+
+// SetLR sets the learning rate of the following updates (a schedule calls it before each step).
+func (o *SGD) SetLR(lr float64) { o.Config.LR = lr }
+
+// Velocity returns the momentum buffer of the parameter called name; ok is false before its first
+// update.
+func (o *SGD) Velocity(name string) (v *tensor.Dense, ok bool) {
+	v, ok = o.vel[name]
+	return v, ok
+}
+
+// SetVelocity restores the momentum buffer of a parameter (from a checkpoint); the next update
+// then continues the momentum instead of starting it.
+func (o *SGD) SetVelocity(name string, v *tensor.Dense) { o.vel[name] = v }
 
 func sgd[T float32 | float64](w, g, v []T, lr, mu, wd T, nesterov, first bool) {
 	for i := range w {

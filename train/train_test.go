@@ -14,34 +14,6 @@ import (
 	"github.com/resnet-go/resnet/train"
 )
 
-// The sequence torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.1) gives for w = 1 and a zero
-// gradient; Gorgonia's Momentum solver keeps w at 1 (its L2 decays the velocity).
-func TestSGDMatchesPyTorch(t *testing.T) {
-	cases := []struct {
-		name string
-		cfg  train.SGDConfig
-		want []float64
-	}{
-		{"momentum and decay", train.SGDConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 0.1}, []float64{0.99, 0.9711, 0.944379}},
-		{"plain decay", train.SGDConfig{LR: 0.1, WeightDecay: 0.1}, []float64{0.99, 0.9801, 0.970299}},
-		{"nesterov", train.SGDConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 0.1, Nesterov: true}, []float64{0.981, 0.954261, 0.920893941}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			opt, err := train.NewSGD(c.cfg)
-			require.NoError(t, err)
-			p := &graph.Param{Name: "w", Value: tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{1}))}
-			grad := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{0}))
-			for i, want := range c.want {
-				require.NoError(t, opt.Update(p, grad))
-				assert.InDelta(t, want, p.Value.Data().([]float64)[0], 1e-12, "step %d", i+1)
-			}
-		})
-	}
-	_, err := train.NewSGD(train.SGDConfig{LR: 0})
-	assert.ErrorContains(t, err, "lr > 0")
-}
-
 // batch makes a two-class problem: class 1 images are brighter on the left half.
 func batch(rng *rand.Rand, n int) (*tensor.Dense, []int) {
 	x := make([]float32, n*1*8*8)

@@ -23,6 +23,7 @@ type Trainer struct {
 	params  []graph.Binding
 	vm      G.VM
 	lossVal G.Value
+	logits  G.Value
 	onehot  *tensor.Dense
 }
 
@@ -51,6 +52,7 @@ func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, heig
 	// The loss is read through G.Read: after the backward pass a node's own value may already
 	// hold another node's data (Gorgonia reuses registers).
 	G.Read(loss, &t.lossVal)
+	G.Read(m.Logits, &t.logits)
 	t.onehot = tensor.New(tensor.Of(p.Dtype()), tensor.WithShape(batch, spec.Classes))
 	if t.Memory, err = ops.PlanMemory(m.Graph); err != nil {
 		return nil, err
@@ -62,6 +64,17 @@ func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, heig
 // Step trains on one batch: x of shape (N, C, H, W) in the store's dtype and labels in
 // [0, Classes). It returns the batch's mean loss before the update.
 func (t *Trainer) Step(x *tensor.Dense, labels []int) (float64, error) {
+	loss, err := t.Compute(x, labels)
+	if err != nil {
+		return 0, err
+	}
+	return loss, t.Apply()
+}
+
+// Compute runs the forward and backward passes on one batch and returns its mean loss; the
+// gradients wait in the graph until Apply. Step is Compute then Apply; the two halves let a
+// caller look at the gradients, or refuse a non-finite loss, before the weights change.
+func (t *Trainer) Compute(x *tensor.Dense, labels []int) (float64, error) {
 	if err := t.feed(x, labels); err != nil {
 		return 0, err
 	}
@@ -69,20 +82,44 @@ func (t *Trainer) Step(x *tensor.Dense, labels []int) (float64, error) {
 	if err := t.vm.RunAll(); err != nil {
 		return 0, fmt.Errorf("train: step: %w", err)
 	}
+	return scalar(t.lossVal)
+}
+
+// Apply updates every parameter from the gradients of the last Compute, then clears them.
+func (t *Trainer) Apply() error {
 	for _, bd := range t.params {
-		g, err := bd.Node.Grad()
+		gt, err := t.Gradient(bd)
 		if err != nil {
-			return 0, fmt.Errorf("train: gradient of %s: %w", bd.Param.Name, err)
+			return err
 		}
-		gt := g.(tensor.Tensor)
 		if err := t.opt.Update(bd.Param, gt); err != nil {
-			return 0, err
+			return err
 		}
 		// The machine adds each step's gradient into the node's dual value: clear it.
 		gt.Zero()
 	}
-	return scalar(t.lossVal)
+	return nil
 }
+
+// Gradient returns the gradient of the loss with respect to a trainable parameter after Compute
+// (the value gorgonia.Grad's nodes produced, held in the parameter node's dual value).
+func (t *Trainer) Gradient(bd graph.Binding) (tensor.Tensor, error) {
+	g, err := bd.Node.Grad()
+	if err != nil {
+		return nil, fmt.Errorf("train: gradient of %s: %w", bd.Param.Name, err)
+	}
+	return g.(tensor.Tensor), nil
+}
+
+// Logits returns the logits (N, Classes) of the last Step's batch, computed before its update; the
+// tensor is reused by the next step.
+func (t *Trainer) Logits() *tensor.Dense {
+	d, _ := t.logits.(*tensor.Dense)
+	return d
+}
+
+// Params lists the trainable parameters of the graph with their nodes, in model order.
+func (t *Trainer) Params() []graph.Binding { return t.params }
 
 func (t *Trainer) feed(x *tensor.Dense, labels []int) error {
 	in := t.Model.Input

@@ -17,6 +17,9 @@ import (
 const usage = `usage: trainer <command> [flags]
 
 commands:
+  train     train a model on a data set (no flags: ResNet-20 on the built-in Fashion-MNIST subset)
+  eval      a checkpoint's loss, error and confusion matrix on a data set
+  predict   class probabilities of images (PNG, IDX or CIFAR records) from a checkpoint
   summary   layer table, parameter count, MACs and a forward pass of a model
   bench     time training steps (or inference with -infer) on random data
   compare   bench against the PyTorch peer on the same workloads, alternating
@@ -39,6 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "train":
+		err = trainCmd(args[1:], stdout, stderr)
+	case "eval":
+		err = evalCmd(args[1:], stdout)
+	case "predict":
+		err = predictCmd(args[1:], stdout)
 	case "summary":
 		err = summary(args[1:], stdout)
 	case "bench":
@@ -46,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "compare":
 		err = compare(args[1:], stdout)
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want summary, bench or compare)", args[0])}
+		err = usageError{fmt.Errorf("unknown command %q (want train, eval, predict, summary, bench or compare)", args[0])}
 	}
 	var ue usageError
 	switch {

@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"summary", "-classes", "-3"}, "classes -3"},
 		{[]string{"bench", "-batch", "0"}, "-batch 0"},
 		{[]string{"compare", "-workloads", "resnet20"}, `"resnet20" is not MODEL:BATCH`},
-		{[]string{"train"}, `unknown command "train"`},
+		{[]string{"fit"}, `unknown command "fit"`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

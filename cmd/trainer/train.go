@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/resnet-go/resnet/graph/ops"
+	"github.com/resnet-go/resnet/train"
+)
+
+// runFlags are the flags of `trainer train` that are not part of train.Config.
+type runFlags struct {
+	config  string
+	out     string
+	resume  bool
+	workers int
+	quiet   bool
+}
+
+// registerConfig binds every setting of c to a flag whose default is c's current value, so
+// defaults come from DefaultConfig, a -config file or a checkpoint.
+func registerConfig(fs *flag.FlagSet, c *train.Config) {
+	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, plain18…")
+	fs.StringVar(&c.Data, "data", c.Data, "data set: "+strings.Join(train.DataSets(), ", "))
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the data set's files (fashion-mnist default: /usr/share/datasets/fashion-mnist)")
+	fs.IntVar(&c.Val, "val", c.Val, "training examples held out for validation")
+	fs.IntVar(&c.TrainLimit, "train-limit", c.TrainLimit, "use only the first n training examples (0: all)")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "epochs")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "training batch size")
+	fs.IntVar(&c.EvalBatch, "eval-batch", c.EvalBatch, "evaluation batch size")
+	fs.Float64Var(&c.LR, "lr", c.LR, "base learning rate")
+	fs.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate schedule: "+train.ScheduleKinds)
+	fs.Var((*floatList)(&c.Milestones), "milestones", "fractions of the run where the step schedule multiplies the rate by -gamma")
+	fs.Float64Var(&c.Gamma, "gamma", c.Gamma, "step schedule factor")
+	fs.Float64Var(&c.WarmupEpochs, "warmup", c.WarmupEpochs, "linear warm-up, in epochs")
+	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum")
+	fs.BoolVar(&c.Nesterov, "nesterov", c.Nesterov, "Nesterov momentum")
+	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay")
+	fs.BoolVar(&c.NoDecay1D, "no-decay-1d", c.NoDecay1D, "no weight decay on BatchNorm γ, β and biases")
+	fs.IntVar(&c.Pad, "pad", c.Pad, "augmentation: zero padding before a random crop (0: no crop)")
+	fs.BoolVar(&c.Flip, "flip", c.Flip, "augmentation: random horizontal flips")
+	fs.BoolVar(&c.Normalize, "normalize", c.Normalize, "normalise each channel by the training set's mean and std")
+	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", c.ZeroInitResidual, "start each residual branch's last BN at γ = 0")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the weights, the shuffling and the augmentation")
+	fs.StringVar(&c.Dtype, "dtype", c.Dtype, "float32 or float64")
+}
+
+func (r *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.config, "config", r.config, "read the settings from a JSON file (run.json of a run); flags override it")
+	fs.StringVar(&r.out, "out", r.out, "run directory (default runs/MODEL-DATA-TIME)")
+	fs.BoolVar(&r.resume, "resume", r.resume, "continue the run in -out from its checkpoint")
+	fs.IntVar(&r.workers, "workers", r.workers, "goroutines the ops split work across (0: GOMAXPROCS)")
+	fs.BoolVar(&r.quiet, "quiet", r.quiet, "no progress display")
+}
+
+// floatList is a comma-separated flag of numbers.
+type floatList []float64
+
+func (f *floatList) String() string {
+	s := make([]string, len(*f))
+	for i, v := range *f {
+		s[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *floatList) Set(s string) error {
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", p)
+		}
+		out = append(out, v)
+	}
+	*f = out
+	return nil
+}
+
+// trainConfig resolves the settings of a train command: the built-in default, then the -config
+// file or, with -resume, the checkpoint's own configuration, then the flags given.
+func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error) {
+	// First pass: find -config, -out and -resume, which decide where the defaults come from.
+	var rf runFlags
+	probe := newFlags("train")
+	scratch := train.DefaultConfig()
+	registerConfig(probe, &scratch)
+	rf.register(probe)
+	if err := parse(probe, args, stdout); err != nil {
+		return train.Config{}, rf, err
+	}
+	base := train.DefaultConfig()
+	switch {
+	case rf.resume && rf.config != "":
+		return base, rf, usageError{fmt.Errorf("-resume takes the settings from the checkpoint; drop -config")}
+	case rf.resume:
+		if rf.out == "" {
+			return base, rf, usageError{fmt.Errorf("-resume needs -out, the directory of the run to continue")}
+		}
+		ck, err := train.LoadCheckpoint(filepath.Join(rf.out, train.CheckpointFile))
+		if err != nil {
+			return base, rf, fmt.Errorf("-resume: %w", err)
+		}
+		base = ck.State.Config
+	case rf.config != "":
+		var err error
+		if base, err = train.ReadConfig(rf.config, base); err != nil {
+			return base, rf, usageError{err}
+		}
+	}
+	fs := newFlags("train")
+	cfg := base
+	registerConfig(fs, &cfg)
+	rf.register(fs)
+	if err := parse(fs, args, stdout); err != nil {
+		return cfg, rf, err
+	}
+	if rf.workers < 0 {
+		return cfg, rf, usageError{fmt.Errorf("-workers %d: must not be negative", rf.workers)}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, rf, usageError{err}
+	}
+	if rf.out == "" {
+		rf.out = filepath.Join("runs", fmt.Sprintf("%s-%s-%s", cfg.Model, cfg.Data, time.Now().Format("20060102-150405")))
+	}
+	return cfg, rf, nil
+}
+
+func trainCmd(args []string, stdout, stderr io.Writer) error {
+	cfg, rf, err := trainConfig(args, stdout)
+	if err != nil {
+		return err
+	}
+	if rf.workers > 0 {
+		ops.SetWorkers(rf.workers)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout}
+	if !rf.quiet {
+		o.Status = stderr
+	}
+	s, err := train.Prepare(cfg, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	verb := "training"
+	if rf.resume {
+		verb = "resuming"
+	}
+	fmt.Fprintf(stdout, "%s %s\n", verb, s.Describe())
+	fmt.Fprintf(stdout, "batch %d, lr %g (%s), momentum %g, weight decay %g, blas %s, workers %d; run directory %s\n",
+		cfg.Batch, cfg.LR, cfg.Schedule, cfg.Momentum, cfg.WeightDecay, ops.BLAS(), ops.Workers(), rf.out)
+	res, err := s.Train(ctx)
+	if err != nil {
+		return err
+	}
+	f := res.Final()
+	fmt.Fprintf(stdout, "test accuracy: %.2f%% (error %.2f%%, loss %.4f) after %d epochs, %s; curves and checkpoint in %s\n",
+		100*(1-f.TestErr), 100*f.TestErr, f.TestLoss, f.Epoch, time.Duration(f.WallSec*float64(time.Second)).Round(time.Second), rf.out)
+	return nil
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// quick is a training run of a few seconds on the synthetic set.
+var quick = []string{"-model", "resnet8", "-data", "synthetic", "-train-limit", "128", "-epochs", "1", "-batch", "32", "-eval-batch", "250", "-warmup", "0", "-quiet"}
+
+func trainQuick(t *testing.T, extra ...string) string {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI(append(append([]string{"train", "-out", dir}, quick...), extra...)...)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "training resnet8 (75002 parameters) on synthetic: 128 training and 500 test images of 1×28×28; 1 epoch of 4 steps\n")
+	assert.Contains(t, out, "epoch   1/1")
+	assert.Contains(t, out, "test accuracy: ")
+	return dir
+}
+
+func TestTrainEvalPredict(t *testing.T) {
+	dir := trainQuick(t)
+	for _, f := range []string{"checkpoint.ckpt", "run.json", "metrics.jsonl", "metrics.csv", "curves.png"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+
+	t.Run("a second run does not overwrite the first", func(t *testing.T) {
+		before, err := os.ReadFile(filepath.Join(dir, "checkpoint.ckpt"))
+		require.NoError(t, err)
+		code, _, errOut := runCLI(append([]string{"train", "-out", dir}, quick...)...)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "already holds a run")
+		after, err := os.ReadFile(filepath.Join(dir, "checkpoint.ckpt"))
+		require.NoError(t, err)
+		assert.Equal(t, before, after)
+	})
+
+	t.Run("resume refuses changed settings", func(t *testing.T) {
+		code, _, errOut := runCLI("train", "-resume", "-out", dir, "-epochs", "2", "-quiet")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "epochs: 1 in the checkpoint, 2 now")
+	})
+
+	t.Run("a finished run resumes to nothing to do", func(t *testing.T) {
+		code, out, errOut := runCLI("train", "-resume", "-out", dir, "-quiet")
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "resuming resnet8")
+		assert.Contains(t, out, "test accuracy: ")
+	})
+
+	t.Run("config file", func(t *testing.T) {
+		dir2 := filepath.Join(t.TempDir(), "again")
+		code, out, errOut := runCLI("train", "-config", filepath.Join(dir, "run.json"), "-out", dir2, "-quiet")
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "training resnet8 (75002 parameters) on synthetic")
+		a, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		b, _ := os.ReadFile(filepath.Join(dir2, "metrics.jsonl"))
+		var ra, rb map[string]any
+		require.NoError(t, json.Unmarshal(a, &ra))
+		require.NoError(t, json.Unmarshal(b, &rb))
+		assert.Equal(t, ra["test_loss"], rb["test_loss"], "the same settings give the same run")
+	})
+
+	t.Run("eval", func(t *testing.T) {
+		code, out, errOut := runCLI("eval", "-checkpoint", dir)
+		assert.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "on synthetic test: 500 images")
+		assert.Contains(t, out, "accuracy")
+		assert.Contains(t, out, "confusion matrix (rows: true class, columns: predicted class):")
+		assert.Equal(t, 14, strings.Count(out, "\n"), out) // title, loss, matrix title, header, 10 rows
+	})
+
+	t.Run("predict PNG", func(t *testing.T) {
+		img := image.NewGray(image.Rect(0, 0, 28, 28))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 7)
+		}
+		p := filepath.Join(t.TempDir(), "x.png")
+		writePNG(t, p, img)
+		code, out, errOut := runCLI("predict", "-checkpoint", filepath.Join(dir, "checkpoint.ckpt"), "-top", "2", p, p)
+		assert.Equal(t, 0, code, errOut)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		require.Len(t, lines, 2, out)
+		assert.True(t, strings.HasPrefix(lines[0], p+":"), out)
+		assert.Equal(t, 2, strings.Count(lines[0], "%"), out)
+		assert.Equal(t, lines[0], lines[1])
+
+		small := filepath.Join(t.TempDir(), "small.png")
+		writePNG(t, small, image.NewRGBA(image.Rect(0, 0, 10, 12)))
+		code, _, errOut = runCLI("predict", "-checkpoint", dir, small)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, small)
+		assert.Contains(t, errOut, "28")
+	})
+
+	t.Run("eval on data the model cannot take", func(t *testing.T) {
+		cifar := t.TempDir()
+		rec := make([]byte, 3073)
+		for _, f := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
+			require.NoError(t, os.WriteFile(filepath.Join(cifar, f), rec, 0o644))
+		}
+		code, _, errOut := runCLI("eval", "-checkpoint", dir, "-data", "cifar10", "-data-dir", cifar)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut, "the data are 3×32×32 images of 10 classes")
+		assert.Contains(t, errOut, "holds resnet8 for 1×28×28 images")
+	})
+}
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, png.Encode(f, img))
+	require.NoError(t, f.Close())
+}
+
+// Bad input of train, eval and predict: one line naming the problem, non-zero status, nothing
+// on stdout.
+func TestTrainBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	junk := filepath.Join(tmp, "junk.ckpt")
+	require.NoError(t, os.WriteFile(junk, []byte("hello"), 0o644))
+	badCfg := filepath.Join(tmp, "bad.json")
+	require.NoError(t, os.WriteFile(badCfg, []byte(`{"model": "resnet20", "learning_rate": 0.1}`), 0o644))
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"train", "-lr", "-1"}, 2, "-lr -1"},
+		{[]string{"train", "-schedule", "exp"}, 2, `schedule "exp"`},
+		{[]string{"train", "-data", "imagenet"}, 2, `-data "imagenet": want one of builtin, fashion-mnist`},
+		{[]string{"train", "-batch", "1"}, 2, "-batch 1"},
+		{[]string{"train", "-milestones", "0.5,x"}, 2, `"x" is not a number`},
+		{[]string{"train", "-milestones", "0.8,0.5", "-schedule", "step"}, 2, "not increasing"},
+		{[]string{"train", "-warmup", "20"}, 2, "-warmup 20"},
+		{[]string{"train", "-dtype", "int8"}, 2, `-dtype "int8"`},
+		{[]string{"train", "-config", badCfg}, 2, `unknown field "learning_rate"`},
+		{[]string{"train", "-config", filepath.Join(tmp, "none.json")}, 2, "none.json"},
+		{[]string{"train", "-resume"}, 2, "-resume needs -out"},
+		{[]string{"train", "-resume", "-out", tmp}, 1, "checkpoint.ckpt"},
+		{[]string{"train", "-model", "resnet7", "-out", filepath.Join(tmp, "r")}, 1, `unknown model "resnet7"`},
+		{[]string{"train", "-data", "cifar10", "-out", filepath.Join(tmp, "r")}, 1, "-data-dir"},
+		{[]string{"train", "-data", "fashion-mnist", "-data-dir", filepath.Join(tmp, "nowhere"), "-out", filepath.Join(tmp, "r")}, 1, "nowhere"},
+		{[]string{"eval"}, 2, "-checkpoint is required"},
+		{[]string{"eval", "-checkpoint", junk}, 1, "not a checkpoint"},
+		{[]string{"eval", "-checkpoint", filepath.Join(tmp, "missing.ckpt")}, 1, "missing.ckpt"},
+		{[]string{"eval", "-checkpoint", junk, "-split", "val"}, 2, `-split "val"`},
+		{[]string{"predict", "-checkpoint", junk}, 2, "no images given"},
+		{[]string{"predict", "-checkpoint", junk, "-format", "jpeg", "x"}, 2, `-format "jpeg"`},
+		{[]string{"predict", "-checkpoint", junk, "x.png"}, 1, "not a checkpoint"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, out, errOut := runCLI(c.args...)
+			assert.Equal(t, c.code, code, errOut)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, c.want)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		})
+	}
+}

@@ -1,0 +1,200 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/resnet"
+	"github.com/resnet-go/resnet/train/checkpoint"
+)
+
+// checkpointFormat names the layout of RunState and of the tensor names below; a checkpoint of
+// another format is refused rather than misread.
+const checkpointFormat = "resnet-go/train/1"
+
+// velocityPrefix prefixes the SGD momentum buffers in a checkpoint; the model's own tensors keep
+// their torchvision state_dict names.
+const velocityPrefix = "optimizer.momentum_buffer."
+
+// RunState is the metadata of a checkpoint: the run's configuration, the model it holds, the
+// input normalisation it was trained with, and how far the run got.
+type RunState struct {
+	Format  string    `json:"format"`
+	Config  Config    `json:"config"`
+	Model   string    `json:"model"`
+	Classes int       `json:"classes"`
+	Input   [3]int    `json:"input"` // C, H, W
+	Mean    []float64 `json:"mean,omitempty"`
+	Std     []float64 `json:"std,omitempty"`
+	Epoch   int       `json:"epoch"` // epochs completed
+	Step    int       `json:"step"`  // optimiser steps completed
+	WallSec float64   `json:"wall_s"`
+}
+
+// Spec returns the model the checkpoint holds.
+func (s RunState) Spec() (resnet.Spec, error) {
+	return resnet.ByName(s.Model, s.Classes, s.Input[0])
+}
+
+// Dtype returns the element type of the checkpoint's tensors.
+func (s RunState) Dtype() tensor.Dtype {
+	if s.Config.Dtype == "float64" {
+		return tensor.Float64
+	}
+	return tensor.Float32
+}
+
+// Checkpoint is a loaded checkpoint file.
+type Checkpoint struct {
+	Path  string
+	State RunState
+	file  *checkpoint.File
+}
+
+// SaveCheckpoint writes the parameters and buffers of p, the momentum buffers of opt (when not
+// nil) and st to path atomically: a crash leaves either the previous file or the new one.
+func SaveCheckpoint(path string, st RunState, p *graph.Params, opt *SGD) error {
+	st.Format = checkpointFormat
+	meta, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	f := &checkpoint.File{Meta: meta}
+	for _, e := range p.All() {
+		f.Tensors = append(f.Tensors, toTensor(e.Name, e.Value))
+	}
+	if opt != nil {
+		for _, e := range p.Trainable() {
+			if v, ok := opt.Velocity(e.Name); ok {
+				f.Tensors = append(f.Tensors, toTensor(velocityPrefix+e.Name, v))
+			}
+		}
+	}
+	return checkpoint.Save(path, f)
+}
+
+func toTensor(name string, v *tensor.Dense) checkpoint.Tensor {
+	t := checkpoint.Tensor{Name: name, Shape: v.Shape().Clone()}
+	switch d := v.Data().(type) {
+	case []float32:
+		t.Dtype, t.F32 = "float32", d
+	case []float64:
+		t.Dtype, t.F64 = "float64", d
+	}
+	return t
+}
+
+// LoadCheckpoint reads and checks a checkpoint written by SaveCheckpoint.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	var st RunState
+	if err := json.Unmarshal(f.Meta, &st); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: metadata: %w", path, err)
+	}
+	if st.Format != checkpointFormat {
+		return nil, fmt.Errorf("checkpoint %s: format %q, this trainer reads %q", path, st.Format, checkpointFormat)
+	}
+	return &Checkpoint{Path: path, State: st, file: f}, nil
+}
+
+// Restore copies the checkpoint's tensors into p, and its momentum buffers into opt when opt is
+// not nil. p must hold exactly the checkpoint's model: every tensor by name, shape and dtype.
+func (c *Checkpoint) Restore(p *graph.Params, opt *SGD) error {
+	want := 0
+	for _, e := range p.All() {
+		t, ok := c.file.Get(e.Name)
+		if !ok {
+			return fmt.Errorf("checkpoint %s (%s) has no %s: it holds another model", c.Path, c.State.Model, e.Name)
+		}
+		if err := copyInto(e.Value, t); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+		}
+		want++
+	}
+	if opt != nil {
+		for _, e := range p.Trainable() {
+			t, ok := c.file.Get(velocityPrefix + e.Name)
+			if !ok {
+				continue // never updated
+			}
+			v := tensor.New(tensor.Of(e.Value.Dtype()), tensor.WithShape(e.Value.Shape().Clone()...))
+			if err := copyInto(v, t); err != nil {
+				return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+			}
+			opt.SetVelocity(e.Name, v)
+			want++
+		}
+	}
+	for _, t := range c.file.Tensors {
+		if _, ok := p.Get(strings.TrimPrefix(t.Name, velocityPrefix)); !ok {
+			return fmt.Errorf("checkpoint %s has %s, which model %s lacks", c.Path, t.Name, c.State.Model)
+		}
+	}
+	if opt != nil && want != len(c.file.Tensors) {
+		return fmt.Errorf("checkpoint %s: %d tensors, %d used", c.Path, len(c.file.Tensors), want)
+	}
+	return nil
+}
+
+func copyInto(dst *tensor.Dense, t *checkpoint.Tensor) error {
+	if !dst.Shape().Eq(tensor.Shape(t.Shape)) {
+		return fmt.Errorf("%s has shape %v, the model wants %v", t.Name, t.Shape, dst.Shape())
+	}
+	switch d := dst.Data().(type) {
+	case []float32:
+		if t.Dtype != "float32" {
+			return fmt.Errorf("%s is %s, the model is float32", t.Name, t.Dtype)
+		}
+		copy(d, t.F32)
+	case []float64:
+		if t.Dtype != "float64" {
+			return fmt.Errorf("%s is %s, the model is float64", t.Name, t.Dtype)
+		}
+		copy(d, t.F64)
+	}
+	return nil
+}
+
+// Evaluator builds the checkpoint's model in evaluation mode, for batches of the given size, over
+// a new parameter store holding the checkpoint's tensors.
+func (c *Checkpoint) Evaluator(batch int) (*Evaluator, error) {
+	spec, err := c.State.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	p, err := graph.NewParams(c.State.Dtype(), 0)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := NewEvaluator(spec, p, batch, c.State.Input[1], c.State.Input[2])
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	if err := c.Restore(p, nil); err != nil {
+		ev.Close()
+		return nil, err
+	}
+	return ev, nil
+}
+
+// Fits reports whether images of d can be fed to the checkpoint's model: same image shape and
+// same number of classes.
+func (c *Checkpoint) Fits(d interface {
+	Shape() (c, h, w int)
+	Classes() int
+}) error {
+	ch, h, w := d.Shape()
+	in := c.State.Input
+	if ch != in[0] || h != in[1] || w != in[2] || d.Classes() != c.State.Classes {
+		return fmt.Errorf("the data are %d×%d×%d images of %d classes; checkpoint %s holds %s for %d×%d×%d images of %d classes",
+			ch, h, w, d.Classes(), c.Path, c.State.Model, in[0], in[1], in[2], c.State.Classes)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// DataSets returns the names Config.Data accepts (see data.Open).
+func DataSets() []string {
+	return []string{"builtin", "fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"}
+}
+
+// Config is everything that defines a training run. It is written to the run directory
+// (run.json) and into every checkpoint, and `trainer train -config run.json` reads it back, so a
+// run can be repeated or continued from its own record.
+type Config struct {
+	Model   string `json:"model"`              // resnet20, plain56, resnet18, … (resnet.ByName)
+	Data    string `json:"data"`               // builtin, fashion-mnist, mnist, cifar10, cifar100, synthetic
+	DataDir string `json:"data_dir,omitempty"` // where the data set's files are ("" = its default)
+	// Val holds out that many training examples (a seeded draw) as a validation set.
+	Val int `json:"val"`
+	// TrainLimit uses only the first n training examples (0 = all), for quick runs.
+	TrainLimit int `json:"train_limit,omitempty"`
+
+	Epochs    int `json:"epochs"`
+	Batch     int `json:"batch"`
+	EvalBatch int `json:"eval_batch"`
+
+	LR           float64   `json:"lr"`
+	Schedule     string    `json:"schedule"`             // step, cosine or constant
+	Milestones   []float64 `json:"milestones,omitempty"` // fractions of the run, for step
+	Gamma        float64   `json:"gamma,omitempty"`      // factor at each milestone, for step
+	WarmupEpochs float64   `json:"warmup_epochs"`        // linear warm-up, in epochs
+	Momentum     float64   `json:"momentum"`
+	Nesterov     bool      `json:"nesterov"`
+	WeightDecay  float64   `json:"weight_decay"`
+	NoDecay1D    bool      `json:"no_decay_1d"` // no weight decay on BN γ, β and biases
+
+	// The paper's augmentation: Pad zero pixels on each side then a random crop back to size
+	// (0 = no crop), and a random horizontal flip.
+	Pad       int  `json:"pad"`
+	Flip      bool `json:"flip"`
+	Normalize bool `json:"normalize"` // per-channel mean and std of the training set
+
+	ZeroInitResidual bool   `json:"zero_init_residual"`
+	Seed             int64  `json:"seed"`
+	Dtype            string `json:"dtype"` // float32 or float64
+}
+
+// DefaultConfig is the built-in default run (`trainer train` with no flags): a CIFAR-style
+// ResNet-20 on the embedded Fashion-MNIST subset, with the paper's recipe scaled to a few minutes
+// on two cores.
+func DefaultConfig() Config {
+	return Config{
+		Model:        "resnet20",
+		Data:         "builtin",
+		Epochs:       15,
+		Batch:        64,
+		EvalBatch:    500,
+		LR:           0.1,
+		Schedule:     "cosine",
+		Milestones:   []float64{0.5, 0.75},
+		Gamma:        0.1,
+		WarmupEpochs: 1,
+		Momentum:     0.9,
+		Nesterov:     true,
+		WeightDecay:  5e-4,
+		NoDecay1D:    true,
+		Pad:          4,
+		Flip:         true,
+		Normalize:    true,
+		Seed:         1,
+		Dtype:        "float32",
+	}
+}
+
+// Validate reports the first setting that cannot work, naming it as the trainer's flag does.
+func (c Config) Validate() error {
+	switch {
+	case c.Model == "":
+		return fmt.Errorf("-model is empty")
+	case !slices.Contains(DataSets(), c.Data):
+		return fmt.Errorf("-data %q: want one of %s", c.Data, strings.Join(DataSets(), ", "))
+	case c.Epochs < 1:
+		return fmt.Errorf("-epochs %d: want at least 1", c.Epochs)
+	case c.Batch < 2:
+		return fmt.Errorf("-batch %d: want at least 2 (BatchNorm needs more than one value per channel)", c.Batch)
+	case c.EvalBatch < 1:
+		return fmt.Errorf("-eval-batch %d: want at least 1", c.EvalBatch)
+	case c.Val < 0:
+		return fmt.Errorf("-val %d: want 0 or more", c.Val)
+	case c.TrainLimit < 0:
+		return fmt.Errorf("-train-limit %d: want 0 or more", c.TrainLimit)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("-lr %g: want a positive learning rate", c.LR)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("-momentum %g: want 0 ≤ momentum < 1", c.Momentum)
+	case c.Nesterov && c.Momentum == 0:
+		return fmt.Errorf("-nesterov needs -momentum > 0")
+	case c.WeightDecay < 0:
+		return fmt.Errorf("-wd %g: want 0 or more", c.WeightDecay)
+	case c.WarmupEpochs < 0 || c.WarmupEpochs >= float64(c.Epochs):
+		return fmt.Errorf("-warmup %g epochs: want 0 ≤ warm-up < -epochs %d", c.WarmupEpochs, c.Epochs)
+	case c.Pad < 0:
+		return fmt.Errorf("-pad %d: want 0 or more", c.Pad)
+	case c.Dtype != "float32" && c.Dtype != "float64":
+		return fmt.Errorf("-dtype %q: want float32 or float64", c.Dtype)
+	}
+	s := Schedule{Kind: c.Schedule, Base: c.LR, Milestones: c.Milestones, Gamma: c.Gamma, Total: 2}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("-schedule: %w", err)
+	}
+	return nil
+}
+
+// ReadConfig reads a run configuration from a JSON file (run.json of an earlier run, or one
+// written by hand). Settings the file leaves out keep their values in base; unknown keys are an
+// error, so a misspelt setting is not silently ignored.
+func ReadConfig(path string, base Config) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return base, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	c := base
+	if err := dec.Decode(&c); err != nil {
+		return base, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,82 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/train/data"
+)
+
+// Metrics are a model's results on a data set.
+type Metrics struct {
+	N         int     // examples
+	Loss      float64 // mean softmax cross-entropy
+	Err       float64 // fraction misclassified (top-1)
+	Confusion [][]int // Confusion[label][predicted]
+}
+
+// Evaluate runs ev over every batch of l (padding rows ignored) in evaluation mode.
+func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
+	k := ev.Model.Spec.Classes
+	m := Metrics{Confusion: make([][]int, k)}
+	for i := range m.Confusion {
+		m.Confusion[i] = make([]int, k)
+	}
+	it := l.Epoch(0)
+	defer it.Close()
+	var sum float64
+	probs := make([]float64, k)
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		logits, err := ev.Logits(b.X)
+		if err != nil {
+			return m, err
+		}
+		for i := 0; i < b.N; i++ {
+			label := b.Labels[i]
+			if label < 0 || label >= k {
+				return m, fmt.Errorf("label %d of example %d is outside [0, %d)", label, b.Indices[i], k)
+			}
+			sum -= LogSoftmax(logits, i, probs)[label]
+			m.Confusion[label][argmax(probs)]++
+			m.N++
+		}
+	}
+	if m.N == 0 {
+		return m, fmt.Errorf("evaluating on an empty data set")
+	}
+	wrong := m.N
+	for i := range m.Confusion {
+		wrong -= m.Confusion[i][i]
+	}
+	m.Loss, m.Err = sum/float64(m.N), float64(wrong)/float64(m.N)
+	return m, nil
+}
+
+// LogSoftmax writes the log-probabilities of row i of logits (N, K) into dst (len K) and returns
+// it, subtracting the row's maximum first so that large logits cannot overflow.
+func LogSoftmax(logits *tensor.Dense, i int, dst []float64) []float64 {
+	k := logits.Shape()[1]
+	switch d := logits.Data().(type) {
+	case []float32:
+		for j := range dst {
+			dst[j] = float64(d[i*k+j])
+		}
+	case []float64:
+		copy(dst, d[i*k:(i+1)*k])
+	}
+	mx := math.Inf(-1)
+	for _, v := range dst {
+		mx = math.Max(mx, v)
+	}
+	var s float64
+	for _, v := range dst {
+		s += math.Exp(v - mx)
+	}
+	lse := mx + math.Log(s)
+	for j := range dst {
+		dst[j] -= lse
+	}
+	return dst
+}

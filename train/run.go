@@ -1,0 +1,451 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/resnet"
+	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/runlog"
+)
+
+// Files of a run directory.
+const (
+	CheckpointFile = "checkpoint.ckpt" // the state after the last completed epoch
+	ConfigFile     = "run.json"        // the run's Config
+	CurvesFile     = "curves.png"      // loss and error against epoch
+	MetricsFile    = "metrics.jsonl"   // one runlog.Record per epoch (also metrics.csv)
+)
+
+// Options are the settings of a run that do not change its numbers.
+type Options struct {
+	Dir    string    // run directory: run.json, metrics.jsonl/.csv, curves.png, checkpoint.ckpt
+	Resume bool      // continue the run in Dir from its checkpoint
+	Out    io.Writer // one line per epoch (nil: none)
+	Status io.Writer // progress within an epoch (nil: none); a bar when it is a terminal
+	// Observer, when set, sees every step between its backward pass and its update; the
+	// gradient probe is one.
+	Observer Observer
+}
+
+// Observer watches a run from inside the training loop.
+type Observer interface {
+	// Observe is called after the forward and backward passes of each step (gradients present,
+	// weights not yet updated), with the epoch, the 1-based step number and the batch.
+	Observe(t *Trainer, epoch, step int, b *data.Batch) error
+}
+
+// Result is what a run measured.
+type Result struct {
+	Records []runlog.Record // one per epoch, resumed epochs included
+	Spec    resnet.Spec
+	Params  *graph.Params
+}
+
+// Final returns the record of the last epoch.
+func (r *Result) Final() runlog.Record { return r.Records[len(r.Records)-1] }
+
+// ErrNonFinite is returned (wrapped) when the loss becomes NaN or infinite.
+var ErrNonFinite = errors.New("loss is not finite")
+
+// Run trains cfg.Model on cfg.Data, evaluating on the validation and test sets after every epoch
+// and writing the metrics, the curves and a checkpoint to o.Dir after each. It stops early, with
+// the last checkpoint intact, when ctx is cancelled or the loss stops being finite.
+func Run(ctx context.Context, cfg Config, o Options) (*Result, error) {
+	s, err := Prepare(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Train(ctx)
+}
+
+// Session is a prepared run: data loaded, graphs built, checkpoint restored when resuming.
+type Session struct {
+	r *run
+}
+
+// Prepare does all of a run's checks and set-up, so that bad settings, missing data or an
+// incompatible checkpoint are reported before any training starts.
+func Prepare(cfg Config, o Options) (*Session, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := newRun(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{r: r}, nil
+}
+
+// Describe says what the session will train on, in one line.
+func (s *Session) Describe() string {
+	r := s.r
+	val := ""
+	if r.valL != nil {
+		val = fmt.Sprintf(", %d validation", r.valN)
+	}
+	c := r.state.Input
+	from := ""
+	if r.state.Epoch > 0 {
+		from = fmt.Sprintf(", continuing after epoch %d", r.state.Epoch)
+	}
+	return fmt.Sprintf("%s (%d parameters) on %s: %d training%s and %d test images of %d×%d×%d; %s of %s%s",
+		r.spec.Name, r.params.Count(), r.cfg.Data, r.trainN, val, r.testN, c[0], c[1], c[2],
+		plural(r.cfg.Epochs, "epoch"), plural(r.trainL.Batches(), "step"), from)
+}
+
+// Train runs the remaining epochs.
+func (s *Session) Train(ctx context.Context) (*Result, error) { return s.r.run(ctx) }
+
+// Close releases the graphs and the metric files.
+func (s *Session) Close() { s.r.close() }
+
+type run struct {
+	cfg                 Config
+	o                   Options
+	spec                resnet.Spec
+	params              *graph.Params
+	opt                 *SGD
+	tr                  *Trainer
+	ev                  *Evaluator
+	trainL, valL, testL *data.Loader
+	sched               Schedule
+	log                 *runlog.Log
+	state               RunState
+	trainN, valN, testN int
+}
+
+func newRun(cfg Config, o Options) (_ *run, err error) {
+	if o.Dir == "" {
+		return nil, fmt.Errorf("no run directory (-out)")
+	}
+	r := &run{cfg: cfg, o: o}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	ckptPath := filepath.Join(o.Dir, CheckpointFile)
+	var ck *Checkpoint
+	if o.Resume {
+		if ck, err = LoadCheckpoint(ckptPath); err != nil {
+			return nil, fmt.Errorf("resuming: %w", err)
+		}
+		if !reflect.DeepEqual(ck.State.Config, cfg) {
+			return nil, fmt.Errorf("resuming %s: the run's configuration differs from the checkpoint's (%s)", o.Dir, configDiff(ck.State.Config, cfg))
+		}
+	} else if _, statErr := os.Stat(ckptPath); statErr == nil {
+		return nil, fmt.Errorf("%s already holds a run (%s): continue it with -resume or choose another -out", o.Dir, ckptPath)
+	}
+
+	trainSet, val, test, err := loadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.trainN, r.testN = trainSet.Len(), test.Len()
+	if val != nil {
+		r.valN = val.Len()
+	}
+	c, h, w := trainSet.Shape()
+	if r.spec, err = resnet.ByName(cfg.Model, trainSet.Classes(), c); err != nil {
+		return nil, err
+	}
+	st := RunState{Config: cfg, Model: r.spec.Name, Classes: trainSet.Classes(), Input: [3]int{c, h, w}}
+	if cfg.Normalize {
+		st.Mean, st.Std = data.ChannelStats(trainSet)
+	}
+	dt := st.Dtype()
+	if r.params, err = graph.NewParams(dt, cfg.Seed); err != nil {
+		return nil, err
+	}
+	if r.opt, err = NewSGD(SGDConfig{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
+		Nesterov: cfg.Nesterov, NoDecay1D: cfg.NoDecay1D}); err != nil {
+		return nil, err
+	}
+	if tc, th, tw := test.Shape(); tc != c || th != h || tw != w || test.Classes() != trainSet.Classes() {
+		return nil, fmt.Errorf("%s: the test images are %d×%d×%d of %d classes, the training images %d×%d×%d of %d",
+			cfg.Data, tc, th, tw, test.Classes(), c, h, w, trainSet.Classes())
+	}
+	if r.tr, err = NewTrainer(r.spec, r.params, graph.Config{ZeroInitResidual: cfg.ZeroInitResidual}, cfg.Batch, h, w, r.opt); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		if err := ck.Restore(r.params, r.opt); err != nil {
+			return nil, err
+		}
+		st.Epoch, st.Step, st.WallSec = ck.State.Epoch, ck.State.Step, ck.State.WallSec
+	}
+	r.state = st
+
+	r.trainL, err = data.NewLoader(trainSet, data.LoaderConfig{Batch: cfg.Batch, Shuffle: true, DropLast: true, Seed: cfg.Seed,
+		Augment: data.Augment{Pad: cfg.Pad, Flip: cfg.Flip}, Mean: st.Mean, Std: st.Std, Dtype: dt})
+	if err != nil {
+		return nil, fmt.Errorf("training set: %w", err)
+	}
+	evalBatch := min(cfg.EvalBatch, test.Len())
+	if val != nil {
+		evalBatch = min(evalBatch, val.Len())
+	}
+	if r.ev, err = NewEvaluator(r.spec, r.params, evalBatch, h, w); err != nil {
+		return nil, err
+	}
+	evalCfg := data.LoaderConfig{Batch: evalBatch, Mean: st.Mean, Std: st.Std, Dtype: dt}
+	if r.testL, err = data.NewLoader(test, evalCfg); err != nil {
+		return nil, fmt.Errorf("test set: %w", err)
+	}
+	if val != nil {
+		if r.valL, err = data.NewLoader(val, evalCfg); err != nil {
+			return nil, fmt.Errorf("validation set: %w", err)
+		}
+	}
+	spe := r.trainL.Batches()
+	r.sched = Schedule{Kind: cfg.Schedule, Base: cfg.LR, Milestones: cfg.Milestones, Gamma: cfg.Gamma,
+		Warmup: int(math.Round(cfg.WarmupEpochs * float64(spe))), Total: cfg.Epochs * spe}
+	if err := r.sched.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	if ck == nil {
+		if err := writeConfig(filepath.Join(o.Dir, ConfigFile), cfg); err != nil {
+			return nil, err
+		}
+	}
+	if r.log, err = runlog.Open(o.Dir, st.Epoch); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadData opens the training and test sets and holds out the validation set.
+func loadData(cfg Config) (trainSet, val, test *data.Images, err error) {
+	if trainSet, err = data.Open(cfg.Data, cfg.DataDir, "train"); err != nil {
+		return nil, nil, nil, err
+	}
+	if test, err = data.Open(cfg.Data, cfg.DataDir, "test"); err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.TrainLimit > 0 && cfg.TrainLimit < trainSet.Len() {
+		idx := make([]int, cfg.TrainLimit)
+		for i := range idx {
+			idx[i] = i
+		}
+		trainSet = trainSet.Subset(idx)
+	}
+	if cfg.Val > 0 {
+		if trainSet, val, err = data.Split(trainSet, cfg.Val, cfg.Seed); err != nil {
+			return nil, nil, nil, fmt.Errorf("-val %d: %w", cfg.Val, err)
+		}
+	}
+	if trainSet.Len() < cfg.Batch {
+		return nil, nil, nil, fmt.Errorf("-batch %d is larger than the %d training examples", cfg.Batch, trainSet.Len())
+	}
+	return trainSet, val, test, nil
+}
+
+func (r *run) run(ctx context.Context) (*Result, error) {
+	cfg, st := r.cfg, &r.state
+	ckptPath := filepath.Join(r.o.Dir, CheckpointFile)
+	segmentStart, wallBefore := time.Now(), st.WallSec
+	for epoch := st.Epoch + 1; epoch <= cfg.Epochs; epoch++ {
+		epochStart := time.Now()
+		rec := runlog.NewRecord(epoch, 0)
+		loss, errRate, n, err := r.trainEpoch(ctx, epoch)
+		if err != nil {
+			if st.Epoch > 0 {
+				return nil, fmt.Errorf("%w (the checkpoint of epoch %d is intact: %s)", err, st.Epoch, ckptPath)
+			}
+			return nil, err
+		}
+		trainSec := time.Since(epochStart).Seconds()
+		rec.TrainLoss, rec.TrainErr, rec.ImgPerSec = loss, errRate, float64(n)/trainSec
+		rec.Step, rec.LR = st.Step, r.sched.At(st.Step-1)
+		if r.valL != nil {
+			m, err := Evaluate(r.ev, r.valL)
+			if err != nil {
+				return nil, fmt.Errorf("validation: %w", err)
+			}
+			rec.ValLoss, rec.ValErr = m.Loss, m.Err
+		}
+		m, err := Evaluate(r.ev, r.testL)
+		if err != nil {
+			return nil, fmt.Errorf("test: %w", err)
+		}
+		rec.TestLoss, rec.TestErr = m.Loss, m.Err
+		rec.EpochSec = time.Since(epochStart).Seconds()
+		rec.WallSec = wallBefore + time.Since(segmentStart).Seconds()
+
+		st.Epoch, st.WallSec = epoch, rec.WallSec
+		if err := r.log.Write(rec); err != nil {
+			return nil, err
+		}
+		if err := SaveCheckpoint(ckptPath, *st, r.params, r.opt); err != nil {
+			return nil, err
+		}
+		title := fmt.Sprintf("%s on %s", r.spec.Name, cfg.Data)
+		if err := runlog.PlotCurves(r.log.Records(), filepath.Join(r.o.Dir, CurvesFile), title); err != nil {
+			return nil, err
+		}
+		r.printEpoch(rec)
+	}
+	return &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params}, nil
+}
+
+// trainEpoch runs the optimiser over one epoch and returns the mean training loss and error of
+// its batches (measured in training mode, before each update) and the number of images.
+func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64, n int, err error) {
+	it := r.trainL.Epoch(epoch)
+	defer it.Close()
+	var prog *runlog.Progress
+	if r.o.Status != nil {
+		prog = runlog.NewProgress(r.o.Status, fmt.Sprintf("epoch %d/%d", epoch, r.cfg.Epochs), r.trainL.Batches())
+		defer prog.Done()
+	}
+	var sum float64
+	var wrong, batches int
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, 0, fmt.Errorf("stopped in epoch %d: %w", epoch, err)
+		}
+		st := &r.state
+		lr := r.sched.At(st.Step)
+		r.opt.SetLR(lr)
+		l, err := r.tr.Compute(b.X, b.Labels)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		// A non-finite loss is never applied: the weights in memory stay those of the last step.
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrNonFinite, l)
+		}
+		if r.o.Observer != nil {
+			if err := r.o.Observer.Observe(r.tr, epoch, st.Step+1, b); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		if err := r.tr.Apply(); err != nil {
+			return 0, 0, 0, err
+		}
+		st.Step++
+		sum += l
+		wrong += b.N - correct(r.tr.Logits(), b.Labels, b.N)
+		n += b.N
+		batches++
+		if prog != nil {
+			prog.Update(batches, l)
+		}
+	}
+	return sum / float64(batches), float64(wrong) / float64(n), n, nil
+}
+
+func (r *run) printEpoch(rec runlog.Record) {
+	if r.o.Out == nil {
+		return
+	}
+	val := ""
+	if !math.IsNaN(rec.ValErr) {
+		val = fmt.Sprintf("  val loss %.4f err %5.2f%%", rec.ValLoss, 100*rec.ValErr)
+	}
+	fmt.Fprintf(r.o.Out, "epoch %3d/%d  lr %.4g  train loss %.4f err %5.2f%%%s  test loss %.4f err %5.2f%%  %.0f img/s  %.0f s\n",
+		rec.Epoch, r.cfg.Epochs, rec.LR, rec.TrainLoss, 100*rec.TrainErr, val, rec.TestLoss, 100*rec.TestErr, rec.ImgPerSec, rec.EpochSec)
+}
+
+func (r *run) close() {
+	if r.tr != nil {
+		r.tr.Close()
+	}
+	if r.ev != nil {
+		r.ev.Close()
+	}
+	if r.log != nil {
+		r.log.Close()
+	}
+}
+
+// writeConfig writes cfg as indented JSON through a temporary file, so run.json is whole or absent.
+func writeConfig(path string, cfg Config) error {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// configDiff names the first settings that differ between two configurations.
+func configDiff(a, b Config) string {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	var ma, mb map[string]any
+	json.Unmarshal(ja, &ma)
+	json.Unmarshal(jb, &mb)
+	for k, va := range ma {
+		if !reflect.DeepEqual(va, mb[k]) {
+			return fmt.Sprintf("%s: %v in the checkpoint, %v now", k, va, mb[k])
+		}
+	}
+	for k, vb := range mb {
+		if _, ok := ma[k]; !ok {
+			return fmt.Sprintf("%s: unset in the checkpoint, %v now", k, vb)
+		}
+	}
+	return "no visible difference"
+}
+
+// correct counts the rows among the first n whose largest logit is the label.
+func correct(logits *tensor.Dense, labels []int, n int) int {
+	k := logits.Shape()[1]
+	c := 0
+	switch d := logits.Data().(type) {
+	case []float32:
+		for i := 0; i < n; i++ {
+			if argmax(d[i*k:(i+1)*k]) == labels[i] {
+				c++
+			}
+		}
+	case []float64:
+		for i := 0; i < n; i++ {
+			if argmax(d[i*k:(i+1)*k]) == labels[i] {
+				c++
+			}
+		}
+	}
+	return c
+}
+
+func argmax[T float32 | float64](v []T) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

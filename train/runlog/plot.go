@@ -1,0 +1,122 @@
+package runlog
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Size of the curves figure.
+const (
+	plotWidth  = 10 * vg.Inch
+	plotHeight = 4 * vg.Inch
+	plotDPI    = 100
+)
+
+// series is one curve: a name and how to read its value from a record.
+type series struct {
+	name string
+	get  func(Record) float64
+}
+
+func lossSeries() []series {
+	return []series{
+		{"train", func(r Record) float64 { return r.TrainLoss }},
+		{"val", func(r Record) float64 { return r.ValLoss }},
+		{"test", func(r Record) float64 { return r.TestLoss }},
+	}
+}
+
+func errSeries() []series {
+	return []series{
+		{"train", func(r Record) float64 { return r.TrainErr }},
+		{"val", func(r Record) float64 { return r.ValErr }},
+		{"test", func(r Record) float64 { return r.TestErr }},
+	}
+}
+
+// PlotCurves draws the curves of records as a PNG at path (written atomically, so a viewer never
+// sees half an image): on the left the cross-entropy loss and on the right the error in %, each for
+// train, val and test against the epoch. A series that is NaN in every record is left out, and the
+// NaN (or infinite) points of the others are skipped, so a test set evaluated every few epochs still
+// draws a line.
+func PlotCurves(records []Record, path, title string) error {
+	loss, _, err := panel("cross-entropy loss", 1, lossSeries(), records)
+	if err != nil {
+		return fmt.Errorf("runlog: plotting %s: %w", path, err)
+	}
+	errp, _, err := panel("error (%)", 100, errSeries(), records)
+	if err != nil {
+		return fmt.Errorf("runlog: plotting %s: %w", path, err)
+	}
+
+	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	dc := draw.New(img)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+
+	titleStyle := plot.New().Title.TextStyle
+	titleStyle.Font.Size = vg.Points(14)
+	pad := vg.Points(8)
+	top := pad
+	if title != "" {
+		top += titleStyle.Height(title) + pad
+		dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
+	}
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadTop: top, PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
+	plots := [][]*plot.Plot{{loss, errp}}
+	canvases := plot.Align(plots, tiles, dc)
+	loss.Draw(canvases[0][0])
+	errp.Draw(canvases[0][1])
+
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+		return err
+	})
+}
+
+// panel is one plot of the series against the epoch, each value multiplied by scale; drawn names
+// the series that had a point to draw.
+func panel(ylabel string, scale float64, ss []series, records []Record) (p *plot.Plot, drawn []string, err error) {
+	p = plot.New()
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	for i, s := range ss {
+		var xys plotter.XYs
+		for _, r := range records {
+			v := s.get(r) * scale
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", s.name, ylabel, err)
+		}
+		c := plotutil.Color(i)
+		line.Color = c
+		line.Width = vg.Points(1.5)
+		line.Dashes = plotutil.Dashes(i)
+		points.Color = c
+		points.Shape = draw.CircleGlyph{}
+		points.Radius = vg.Points(1.5)
+		p.Add(line, points)
+		p.Legend.Add(s.name, line)
+		drawn = append(drawn, s.name)
+	}
+	return p, drawn, nil
+}

@@ -1,0 +1,119 @@
+package runlog
+
+import (
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// run is a made-up run of n epochs with validation every epoch and a test set every testEvery.
+func run(n, testEvery int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		e := i + 1
+		r := NewRecord(e, 391*e)
+		r.LR = 0.1
+		r.TrainLoss, r.TrainErr = 2/float64(e), 0.8/float64(e)
+		r.ValLoss, r.ValErr = 2.2/float64(e), 0.85/float64(e)
+		if testEvery > 0 && e%testEvery == 0 {
+			r.TestLoss, r.TestErr = 2.3/float64(e), 0.9/float64(e)
+		}
+		recs[i] = r
+	}
+	return recs
+}
+
+func TestPlotCurves(t *testing.T) {
+	noVal := run(5, 0)
+	for i := range noVal {
+		noVal[i].ValLoss, noVal[i].ValErr = math.NaN(), math.NaN()
+	}
+	tests := []struct {
+		name    string
+		records []Record
+		title   string
+	}{
+		{"full run", run(30, 1), "resnet20 on CIFAR-10"},
+		{"test every 5 epochs", run(30, 5), "sparse test"},
+		{"no test and no val", noVal, "train only"},
+		{"one epoch", run(1, 1), "first epoch"},
+		{"no records", nil, "empty"},
+		{"no title", run(3, 1), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "curves.png")
+			require.NoError(t, PlotCurves(tc.records, path, tc.title))
+
+			f, err := os.Open(path)
+			require.NoError(t, err)
+			defer f.Close()
+			img, err := png.Decode(f)
+			require.NoError(t, err)
+			assert.Equal(t, image.Rect(0, 0, 1000, 400), img.Bounds())
+			// Both panels have something drawn on them: axes at least.
+			assert.Greater(t, darkPixels(img, 0, 500), 500, "left panel")
+			assert.Greater(t, darkPixels(img, 500, 1000), 500, "right panel")
+
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Len(t, entries, 1, "no temporary file left behind")
+		})
+	}
+}
+
+func darkPixels(img image.Image, x0, x1 int) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := x0; x < x1; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r+g+bl < 3*0x8000 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestPanelSkipsNaN(t *testing.T) {
+	sparse := run(10, 5)
+	noVal := run(4, 0)
+	for i := range noVal {
+		noVal[i].ValLoss = math.NaN()
+	}
+	tests := []struct {
+		name      string
+		records   []Record
+		wantDrawn []string
+		wantYMax  float64
+	}{
+		{"all series", run(4, 1), []string{"train", "val", "test"}, 2.3},
+		{"test every 5 epochs", sparse, []string{"train", "val", "test"}, 2.2},
+		{"all-NaN series left out", noVal, []string{"train"}, 2},
+		{"no records", nil, nil, math.Inf(-1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, drawn, err := panel("cross-entropy loss", 1, lossSeries(), tc.records)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantDrawn, drawn)
+			assert.InDelta(t, tc.wantYMax, p.Y.Max, 1e-12, "the y range covers the finite points only")
+		})
+	}
+}
+
+func TestPlotCurvesErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "missing", "curves.png")
+	err := PlotCurves(run(3, 1), path, "x")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, path)
+}
