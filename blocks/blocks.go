@@ -69,6 +69,7 @@ func Build(b *graph.Builder, x *G.Node, c Config) *G.Node {
 		b.Fail(fmt.Errorf("block: planes %d and stride %d must be positive", c.Planes, c.Stride))
 		return nil
 	}
+	b.MarkBlockInput(x)
 	var branch *G.Node
 	if c.Kind == Bottleneck {
 		branch = bottleneckBranch(b, x, c)

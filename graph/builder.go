@@ -33,6 +33,16 @@ type Config struct {
 	// ZeroInitResidual starts γ of the last BatchNorm of every residual branch at 0, so each block
 	// begins as the identity (Goyal et al. 2017; torchvision's zero_init_residual).
 	ZeroInitResidual bool
+	// Probe builds every BatchNorm as its own node (no fused BN+ReLU) and records it with the
+	// block inputs (Responses, BlockInputs), so a probe can read layer responses and take
+	// gradients with respect to block inputs. It changes no value, only speed.
+	Probe bool
+}
+
+// Tap is a named node a probe reads: a block's input or a BatchNorm's output.
+type Tap struct {
+	Name string // scope name, e.g. "layer2.0" or "layer2.0.bn1"
+	Node *G.Node
 }
 
 // Layer is one row of a model's layer table.
@@ -60,6 +70,8 @@ type state struct {
 	layers   []Layer
 	// inputGrad marks inputs whose gradient is wanted (see InputWithGrad).
 	inputGrad map[*G.Node]bool
+	// Nodes recorded for probes.
+	blockInputs, responses []Tap
 }
 
 // Builder adds layers to an expression graph, naming every parameter after torchvision's
@@ -149,6 +161,20 @@ func (b *Builder) Trainable() []Binding {
 	}
 	return out
 }
+
+// MarkBlockInput records x as the input of the block this builder is scoped to.
+func (b *Builder) MarkBlockInput(x *G.Node) {
+	if b.ok(x) {
+		b.s.blockInputs = append(b.s.blockInputs, Tap{Name: b.prefix, Node: x})
+	}
+}
+
+// BlockInputs lists the input of every residual or plain block, in depth order.
+func (b *Builder) BlockInputs() []Tap { return b.s.blockInputs }
+
+// Responses lists every BatchNorm output, before any ReLU or residual addition, in depth order;
+// it is empty unless the graph was built with Config.Probe.
+func (b *Builder) Responses() []Tap { return b.s.responses }
 
 // Layers is the layer table recorded while building.
 func (b *Builder) Layers() []Layer { return b.s.layers }

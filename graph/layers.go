@@ -111,10 +111,20 @@ func (b *Builder) batchNorm(name string, x *G.Node, kind bnKind) *G.Node {
 	var y *G.Node
 	var err error
 	op := "bn"
-	if kind == bnReLU {
+	switch {
+	case b.s.cfg.Probe:
+		// Unfused, so the response before the ReLU is a node of its own.
+		if y, err = ops.BatchNorm(x, gamma, beta, st); err == nil {
+			b.s.responses = append(b.s.responses, Tap{Name: b.name(name), Node: y})
+			if kind == bnReLU {
+				op = "bn+relu"
+				y, err = ops.ReLU(y)
+			}
+		}
+	case kind == bnReLU:
 		op = "bn+relu"
 		y, err = ops.BatchNormReLU(x, gamma, beta, st)
-	} else {
+	default:
 		y, err = ops.BatchNorm(x, gamma, beta, st)
 	}
 	if err != nil {

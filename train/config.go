@@ -25,6 +25,8 @@ type Config struct {
 	Val int `json:"val"`
 	// TrainLimit uses only the first n training examples (0 = all), for quick runs.
 	TrainLimit int `json:"train_limit,omitempty"`
+	// TestLimit evaluates on the first n test examples only (0 = all), for quick runs.
+	TestLimit int `json:"test_limit,omitempty"`
 
 	Epochs    int `json:"epochs"`
 	Batch     int `json:"batch"`
@@ -95,6 +97,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-val %d: want 0 or more", c.Val)
 	case c.TrainLimit < 0:
 		return fmt.Errorf("-train-limit %d: want 0 or more", c.TrainLimit)
+	case c.TestLimit < 0:
+		return fmt.Errorf("-test-limit %d: want 0 or more", c.TestLimit)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("-lr %g: want a positive learning rate", c.LR)
 	case c.Momentum < 0 || c.Momentum >= 1:

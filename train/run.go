@@ -37,6 +37,9 @@ type Options struct {
 	// Observer, when set, sees every step between its backward pass and its update; the
 	// gradient probe is one.
 	Observer Observer
+	// ProbeEvery > 0 records the gradient probe (per-layer gradient norms and response statistics,
+	// see GradientProbe) at the first step and every ProbeEvery steps, into probe.csv.
+	ProbeEvery int
 }
 
 // Observer watches a run from inside the training loop.
@@ -51,6 +54,7 @@ type Result struct {
 	Records []runlog.Record // one per epoch, resumed epochs included
 	Spec    resnet.Spec
 	Params  *graph.Params
+	Probe   []ProbeRow // with Options.ProbeEvery
 }
 
 // Final returns the record of the last epoch.
@@ -125,6 +129,7 @@ type run struct {
 	log                 *runlog.Log
 	state               RunState
 	trainN, valN, testN int
+	probe               *GradientProbe
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
@@ -178,7 +183,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		return nil, fmt.Errorf("%s: the test images are %d×%d×%d of %d classes, the training images %d×%d×%d of %d",
 			cfg.Data, tc, th, tw, test.Classes(), c, h, w, trainSet.Classes())
 	}
-	if r.tr, err = NewTrainer(r.spec, r.params, graph.Config{ZeroInitResidual: cfg.ZeroInitResidual}, cfg.Batch, h, w, r.opt); err != nil {
+	if r.tr, err = NewTrainer(r.spec, r.params, graph.Config{ZeroInitResidual: cfg.ZeroInitResidual, Probe: o.ProbeEvery > 0}, cfg.Batch, h, w, r.opt); err != nil {
 		return nil, err
 	}
 	if ck != nil {
@@ -227,6 +232,20 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	if r.log, err = runlog.Open(o.Dir, st.Epoch); err != nil {
 		return nil, err
 	}
+	if o.ProbeEvery > 0 {
+		r.probe = &GradientProbe{Every: o.ProbeEvery}
+		if ck != nil {
+			rows, err := ReadProbeCSV(filepath.Join(o.Dir, ProbeFile))
+			if err != nil && !os.IsNotExist(err) {
+				return nil, err
+			}
+			for _, row := range rows {
+				if row.Step < st.Step { // measured before the checkpoint
+					r.probe.Rows = append(r.probe.Rows, row)
+				}
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -238,13 +257,7 @@ func loadData(cfg Config) (trainSet, val, test *data.Images, err error) {
 	if test, err = data.Open(cfg.Data, cfg.DataDir, "test"); err != nil {
 		return nil, nil, nil, err
 	}
-	if cfg.TrainLimit > 0 && cfg.TrainLimit < trainSet.Len() {
-		idx := make([]int, cfg.TrainLimit)
-		for i := range idx {
-			idx[i] = i
-		}
-		trainSet = trainSet.Subset(idx)
-	}
+	trainSet, test = first(trainSet, cfg.TrainLimit), first(test, cfg.TestLimit)
 	if cfg.Val > 0 {
 		if trainSet, val, err = data.Split(trainSet, cfg.Val, cfg.Seed); err != nil {
 			return nil, nil, nil, fmt.Errorf("-val %d: %w", cfg.Val, err)
@@ -254,6 +267,18 @@ func loadData(cfg Config) (trainSet, val, test *data.Images, err error) {
 		return nil, nil, nil, fmt.Errorf("-batch %d is larger than the %d training examples", cfg.Batch, trainSet.Len())
 	}
 	return trainSet, val, test, nil
+}
+
+// first returns the first n examples of s (all of them when n is 0 or too large).
+func first(s *data.Images, n int) *data.Images {
+	if n <= 0 || n >= s.Len() {
+		return s
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return s.Subset(idx)
 }
 
 func (r *run) run(ctx context.Context) (*Result, error) {
@@ -292,6 +317,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		if err := r.log.Write(rec); err != nil {
 			return nil, err
 		}
+		if r.probe != nil {
+			if err := WriteProbeCSV(filepath.Join(r.o.Dir, ProbeFile), r.probe.Rows); err != nil {
+				return nil, err
+			}
+		}
 		if err := SaveCheckpoint(ckptPath, *st, r.params, r.opt); err != nil {
 			return nil, err
 		}
@@ -301,7 +331,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		r.printEpoch(rec)
 	}
-	return &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params}, nil
+	res := &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params}
+	if r.probe != nil {
+		res.Probe = r.probe.Rows
+	}
+	return res, nil
 }
 
 // trainEpoch runs the optimiser over one epoch and returns the mean training loss and error of
@@ -331,9 +365,11 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrNonFinite, l)
 		}
-		if r.o.Observer != nil {
-			if err := r.o.Observer.Observe(r.tr, epoch, st.Step+1, b); err != nil {
-				return 0, 0, 0, err
+		for _, o := range []Observer{r.probeObserver(), r.o.Observer} {
+			if o != nil {
+				if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {
+					return 0, 0, 0, err
+				}
 			}
 		}
 		if err := r.tr.Apply(); err != nil {
@@ -349,6 +385,14 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		}
 	}
 	return sum / float64(batches), float64(wrong) / float64(n), n, nil
+}
+
+// probeObserver returns the run's probe as an Observer, or nil (not a typed nil) without one.
+func (r *run) probeObserver() Observer {
+	if r.probe == nil {
+		return nil
+	}
+	return r.probe
 }
 
 func (r *run) printEpoch(rec runlog.Record) {

@@ -25,6 +25,9 @@ type Trainer struct {
 	lossVal G.Value
 	logits  G.Value
 	onehot  *tensor.Dense
+
+	// With graph.Config.Probe: gradients with respect to the block inputs, and the BN responses.
+	inputGrads, responses *taps
 }
 
 // NewTrainer builds spec for batches of (batch, C, height, width) over the store p and prepares an
@@ -46,8 +49,26 @@ func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, heig
 	for i, bd := range t.params {
 		nodes[i] = bd.Node
 	}
-	if _, err := G.Grad(loss, nodes...); err != nil {
+	var grads G.Nodes
+	if cfg.Probe {
+		// G.Grad only takes input nodes; Backpropagate, which it calls, takes any. One pass for
+		// everything: the block inputs' gradients are the very nodes the backward pass computes
+		// on its way to the weights.
+		wrt := append(G.Nodes(nil), nodes...)
+		for _, tp := range b.BlockInputs() {
+			wrt = append(wrt, tp.Node)
+		}
+		one := m.Graph.AddNode(G.NewConstant(oneOf(p.Dtype())))
+		grads, err = G.Backpropagate(G.Nodes{loss}, G.Nodes{one}, wrt)
+	} else {
+		grads, err = G.Grad(loss, nodes...)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("train: differentiating %s: %w", spec.Name, err)
+	}
+	if cfg.Probe {
+		t.inputGrads = newTaps(b.BlockInputs(), grads[len(nodes):])
+		t.responses = newTaps(b.Responses(), nil)
 	}
 	// The loss is read through G.Read: after the backward pass a node's own value may already
 	// hold another node's data (Gorgonia reuses registers).
@@ -101,6 +122,19 @@ func (t *Trainer) Apply() error {
 	return nil
 }
 
+// ClearGradients drops the gradients of the last Compute without applying them (after a
+// measurement on a batch that must not train the model).
+func (t *Trainer) ClearGradients() error {
+	for _, bd := range t.params {
+		gt, err := t.Gradient(bd)
+		if err != nil {
+			return err
+		}
+		gt.Zero()
+	}
+	return nil
+}
+
 // Gradient returns the gradient of the loss with respect to a trainable parameter after Compute
 // (the value gorgonia.Grad's nodes produced, held in the parameter node's dual value).
 func (t *Trainer) Gradient(bd graph.Binding) (tensor.Tensor, error) {
@@ -117,6 +151,14 @@ func (t *Trainer) Logits() *tensor.Dense {
 	d, _ := t.logits.(*tensor.Dense)
 	return d
 }
+
+// BlockInputGradients returns ∂L/∂x for the input x of every block, by block name, after Compute;
+// nil unless the trainer was built with graph.Config.Probe.
+func (t *Trainer) BlockInputGradients() []Reading { return t.inputGrads.read() }
+
+// Responses returns every BatchNorm output (before ReLU or addition) of the last Compute, by
+// layer name; nil unless the trainer was built with graph.Config.Probe.
+func (t *Trainer) Responses() []Reading { return t.responses.read() }
 
 // Params lists the trainable parameters of the graph with their nodes, in model order.
 func (t *Trainer) Params() []graph.Binding { return t.params }
@@ -179,20 +221,35 @@ func (t *Trainer) Close() error { return t.vm.Close() }
 
 // Evaluator runs a model in evaluation mode (running statistics, no gradients).
 type Evaluator struct {
-	Model  *resnet.Model
-	Memory ops.MemoryPlan
-	vm     G.VM
-	logits G.Value
+	Model     *resnet.Model
+	Memory    ops.MemoryPlan
+	vm        G.VM
+	logits    G.Value
+	responses *taps
 }
+
+// Responses returns every BatchNorm output of the last Logits call, by layer name; nil unless the
+// evaluator was built with graph.Config.Probe.
+func (e *Evaluator) Responses() []Reading { return e.responses.read() }
 
 // NewEvaluator builds spec in evaluation mode for batches of (batch, C, height, width) over p.
 func NewEvaluator(spec resnet.Spec, p *graph.Params, batch, height, width int) (*Evaluator, error) {
-	m, err := resnet.New(spec, p, graph.Config{Mode: graph.Eval}, batch, height, width)
+	return NewEvaluatorConfig(spec, p, graph.Config{}, batch, height, width)
+}
+
+// NewEvaluatorConfig is NewEvaluator with builder settings (cfg.Mode is set to Eval), for example
+// graph.Config.Probe.
+func NewEvaluatorConfig(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, height, width int) (*Evaluator, error) {
+	cfg.Mode = graph.Eval
+	m, err := resnet.New(spec, p, cfg, batch, height, width)
 	if err != nil {
 		return nil, err
 	}
 	e := &Evaluator{Model: m}
 	G.Read(m.Logits, &e.logits)
+	if cfg.Probe {
+		e.responses = newTaps(m.Builder.Responses(), nil)
+	}
 	if e.Memory, err = ops.PlanMemory(m.Graph); err != nil {
 		return nil, err
 	}
@@ -219,3 +276,42 @@ func (e *Evaluator) Logits(x *tensor.Dense) (*tensor.Dense, error) {
 
 // Close releases the machine.
 func (e *Evaluator) Close() error { return e.vm.Close() }
+
+// Reading is a named value read out of a graph after a run.
+type Reading struct {
+	Name  string
+	Value tensor.Tensor
+}
+
+// taps reads a list of nodes through G.Read, which keeps their values valid after the run even
+// when the memory plan lets other nodes reuse buffers.
+type taps struct {
+	names []string
+	vals  []G.Value
+}
+
+// newTaps reads each tap's node, or, when nodes is given, nodes[i] under the name of tap i.
+func newTaps(tps []graph.Tap, nodes G.Nodes) *taps {
+	t := &taps{names: make([]string, len(tps)), vals: make([]G.Value, len(tps))}
+	for i, tp := range tps {
+		t.names[i] = tp.Name
+		n := tp.Node
+		if nodes != nil {
+			n = nodes[i]
+		}
+		G.Read(n, &t.vals[i])
+	}
+	return t
+}
+
+func (t *taps) read() []Reading {
+	if t == nil {
+		return nil
+	}
+	out := make([]Reading, len(t.names))
+	for i, n := range t.names {
+		v, _ := t.vals[i].(tensor.Tensor)
+		out[i] = Reading{Name: n, Value: v}
+	}
+	return out
+}

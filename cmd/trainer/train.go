@@ -24,6 +24,7 @@ type runFlags struct {
 	resume  bool
 	workers int
 	quiet   bool
+	probe   int
 }
 
 // registerConfig binds every setting of c to a flag whose default is c's current value, so
@@ -34,6 +35,7 @@ func registerConfig(fs *flag.FlagSet, c *train.Config) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the data set's files (fashion-mnist default: /usr/share/datasets/fashion-mnist)")
 	fs.IntVar(&c.Val, "val", c.Val, "training examples held out for validation")
 	fs.IntVar(&c.TrainLimit, "train-limit", c.TrainLimit, "use only the first n training examples (0: all)")
+	fs.IntVar(&c.TestLimit, "test-limit", c.TestLimit, "evaluate on the first n test examples only (0: all)")
 	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "epochs")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "training batch size")
 	fs.IntVar(&c.EvalBatch, "eval-batch", c.EvalBatch, "evaluation batch size")
@@ -60,6 +62,7 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.resume, "resume", r.resume, "continue the run in -out from its checkpoint")
 	fs.IntVar(&r.workers, "workers", r.workers, "goroutines the ops split work across (0: GOMAXPROCS)")
 	fs.BoolVar(&r.quiet, "quiet", r.quiet, "no progress display")
+	fs.IntVar(&r.probe, "probe", r.probe, "every n steps, record per-layer gradient norms and BN response std in probe.csv (0: off)")
 }
 
 // floatList is a comma-separated flag of numbers.
@@ -127,6 +130,9 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	if err := parse(fs, args, stdout); err != nil {
 		return cfg, rf, err
 	}
+	if rf.probe < 0 {
+		return cfg, rf, usageError{fmt.Errorf("-probe %d: want 0 (off) or a number of steps", rf.probe)}
+	}
 	if rf.workers < 0 {
 		return cfg, rf, usageError{fmt.Errorf("-workers %d: must not be negative", rf.workers)}
 	}
@@ -149,7 +155,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout}
+	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout, ProbeEvery: rf.probe}
 	if !rf.quiet {
 		o.Status = stderr
 	}
