@@ -1,0 +1,107 @@
+// Command gradflow measures how the loss gradient reaches the layers of plain and residual nets
+// (He et al. 2016 and the text's §3: in a residual block ∂L/∂x = ∂L/∂y·(1 + ∂F/∂x), so the
+// gradient has an identity path to every block; a plain block only has ∂L/∂y·∂F/∂x).
+//
+// For each depth and for the plain net and the ResNet it takes one fixed batch and records, at
+// initialisation and after a short training, the norm of ∂L/∂x at every block input and of ∂L/∂W
+// for every convolution (the values of the nodes gorgonia's backward pass builds, read through
+// G.Read and the parameter nodes' gradients: train.Measure), and the standard deviation of every
+// BatchNorm response (the paper's Fig. 7). It writes gradflow.csv, ratios.csv, summary.md and
+// three figures into -out.
+//
+//	go run -tags openblas ./experiments/gradflow                 # full: depths 20, 56, 110 on Fashion-MNIST
+//	go run ./experiments/gradflow -quick -out /tmp/gradflow      # seconds, synthetic data (CI)
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "gradflow: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+// settings are the experiment's flags.
+type settings struct {
+	Data    string  `json:"data"`
+	DataDir string  `json:"data_dir,omitempty"`
+	Depths  []int   `json:"depths"`
+	Steps   int     `json:"steps"` // training steps between the two measurements
+	Warmup  int     `json:"warmup_steps"`
+	Batch   int     `json:"batch"`
+	LR      float64 `json:"lr"`
+	WD      float64 `json:"weight_decay"`
+	Seed    int64   `json:"seed"`
+	Out     string  `json:"-"`
+	Workers int     `json:"-"`
+}
+
+func parseFlags(args []string) (settings, error) {
+	fs := flag.NewFlagSet("gradflow", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	s := settings{}
+	depths := fs.String("depths", "20,56,110", "depths 6n+2 of the CIFAR-style nets")
+	quick := fs.Bool("quick", false, "a few seconds on synthetic data: depths 8,14, 5 steps, batch 16 (for CI)")
+	fs.StringVar(&s.Data, "data", "fashion-mnist", "data set (see trainer train -data)")
+	fs.StringVar(&s.DataDir, "data-dir", "", "directory of the data set's files")
+	fs.IntVar(&s.Steps, "steps", 200, "training steps between the two measurements")
+	fs.IntVar(&s.Warmup, "warmup", 50, "linear learning-rate warm-up, in steps")
+	fs.IntVar(&s.Batch, "batch", 128, "batch size (the fixed batch and the training batches)")
+	fs.Float64Var(&s.LR, "lr", 0.1, "learning rate (momentum 0.9, as the paper)")
+	fs.Float64Var(&s.WD, "wd", 1e-4, "weight decay (the paper's)")
+	fs.Int64Var(&s.Seed, "seed", 1, "seed of the weights, the fixed batch's draw and the training order")
+	fs.StringVar(&s.Out, "out", "experiments/gradflow/results", "output directory")
+	fs.IntVar(&s.Workers, "workers", 0, "goroutines the ops use (0: GOMAXPROCS)")
+	if err := fs.Parse(args); err != nil {
+		return s, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return s, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *quick {
+		s.Data, *depths, s.Steps, s.Warmup, s.Batch = "synthetic", "8,14", 5, 2, 16
+	}
+	for _, d := range strings.Split(*depths, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 8 || (n-2)%6 != 0 {
+			return s, usageError{fmt.Errorf("-depths %q: %q is not a depth 6n+2 ≥ 8", *depths, d)}
+		}
+		s.Depths = append(s.Depths, n)
+	}
+	switch {
+	case s.Steps < 1:
+		return s, usageError{fmt.Errorf("-steps %d: want at least 1", s.Steps)}
+	case s.Warmup < 0 || s.Warmup > s.Steps:
+		return s, usageError{fmt.Errorf("-warmup %d: want 0…-steps", s.Warmup)}
+	case s.Batch < 2:
+		return s, usageError{fmt.Errorf("-batch %d: want at least 2", s.Batch)}
+	case !(s.LR > 0):
+		return s, usageError{fmt.Errorf("-lr %g: want a positive rate", s.LR)}
+	case s.WD < 0:
+		return s, usageError{fmt.Errorf("-wd %g: want 0 or more", s.WD)}
+	}
+	return s, nil
+}
+
+func run(args []string, stdout io.Writer) error {
+	s, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	return experiment(s, stdout)
+}
