@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -436,21 +438,30 @@ func writeConfig(path string, cfg Config) error {
 	return nil
 }
 
-// configDiff names the first settings that differ between two configurations.
+// configDiff names the first setting, in alphabetical order, that differs between two
+// configurations.
 func configDiff(a, b Config) string {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	var ma, mb map[string]any
 	json.Unmarshal(ja, &ma)
 	json.Unmarshal(jb, &mb)
-	for k, va := range ma {
-		if !reflect.DeepEqual(va, mb[k]) {
-			return fmt.Sprintf("%s: %v in the checkpoint, %v now", k, va, mb[k])
+	keys := slices.Sorted(maps.Keys(ma))
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	for k, vb := range mb {
-		if _, ok := ma[k]; !ok {
+	for _, k := range keys {
+		va, inA := ma[k]
+		vb, inB := mb[k]
+		switch {
+		case !inA:
 			return fmt.Sprintf("%s: unset in the checkpoint, %v now", k, vb)
+		case !inB:
+			return fmt.Sprintf("%s: %v in the checkpoint, unset now", k, va)
+		case !reflect.DeepEqual(va, vb):
+			return fmt.Sprintf("%s: %v in the checkpoint, %v now", k, va, vb)
 		}
 	}
 	return "no visible difference"

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -139,7 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		err = fmt.Errorf("-test-limit %d: want 0 (all) or more", s.testLimit)
 	case s.batch < 2:
 		err = fmt.Errorf("-batch %d: want at least 2 (BatchNorm needs more than one value per channel)", s.batch)
-	case !(s.lr > 0) || s.lr > 10:
+	case !(s.lr > 0) || math.IsInf(s.lr, 0):
 		err = fmt.Errorf("-lr %g: want a positive learning rate", s.lr)
 	case !(s.wd >= 0) || s.wd >= 1:
 		err = fmt.Errorf("-wd %g: want 0 ≤ weight decay < 1", s.wd)

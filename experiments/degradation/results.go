@@ -279,9 +279,13 @@ func (s summary) markdown() string {
 	var b strings.Builder
 	st := s.Settings
 	fmt.Fprintf(&b, "# Degradation: plain nets vs ResNets on %s\n\n", st.Data)
-	fmt.Fprintf(&b, "%d training and %d test images of %d×%d×%d, %d epochs; SGD batch %d, lr %g (÷10 at 50%% and 75%% of the run, %g warm-up epochs), momentum %g, weight decay %g, pad %d + flip; seed %d. %s, %d CPUs, BLAS %s.\n\n",
-		st.TrainExamples, st.TestExamples, st.Input[0], st.Input[1], st.Input[2], st.Epochs, st.Recipe.Batch,
-		st.Recipe.LR, st.Recipe.WarmupEpochs, st.Recipe.Momentum, st.Recipe.WeightDecay, st.Recipe.Pad, st.Recipe.Seed,
+	warmup := fmt.Sprintf("%g warm-up epochs", st.Recipe.WarmupEpochs)
+	if st.Recipe.WarmupEpochs == 1 {
+		warmup = "1 warm-up epoch"
+	}
+	fmt.Fprintf(&b, "%d training and %d test images of %d×%d×%d, %s; SGD batch %d, lr %g (÷10 at 50%% and 75%% of the run, %s), momentum %g, weight decay %g, pad %d + flip; seed %d. %s, %d CPUs, BLAS %s.\n\n",
+		st.TrainExamples, st.TestExamples, st.Input[0], st.Input[1], st.Input[2], plural(st.Epochs, "epoch"), st.Recipe.Batch,
+		st.Recipe.LR, warmup, st.Recipe.Momentum, st.Recipe.WeightDecay, st.Recipe.Pad, st.Recipe.Seed,
 		s.Machine.GOARCH, s.Machine.NumCPU, s.Machine.BLAS)
 	b.WriteString("| net | params | final train err % | final test err % | best test err % | wall time |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|\n")

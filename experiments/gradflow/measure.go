@@ -34,6 +34,8 @@ type netResult struct {
 	Rows    []row
 	Losses  []float64 // training loss of each step
 	Seconds float64
+	// Diverged is the step whose loss was not finite (training stopped there), or 0.
+	Diverged int
 }
 
 func experiment(s settings, stdout io.Writer) error {
@@ -153,21 +155,32 @@ func measureNet(model string, ds *data.Images, fixed *data.Batch, mean, std []fl
 		return res, err
 	}
 	sched := train.Schedule{Kind: "constant", Base: s.LR, Warmup: s.Warmup, Total: s.Steps + 1}
-	for epoch, step := 0, 0; step < s.Steps; epoch++ {
+	for epoch, step := 0, 0; step < s.Steps && res.Diverged == 0; epoch++ {
 		it := l.Epoch(epoch)
 		for b, ok := it.Next(); ok && step < s.Steps; b, ok = it.Next() {
 			opt.SetLR(sched.At(step))
-			loss, err := tr.Step(b.X, b.Labels)
+			loss, err := tr.Compute(b.X, b.Labels)
 			if err != nil {
 				it.Close()
 				return res, err
 			}
-			res.Losses = append(res.Losses, loss)
 			step++
+			res.Losses = append(res.Losses, loss)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				// Reported as such; the weights stay those before the bad step.
+				res.Diverged = step
+				if err := tr.ClearGradients(); err != nil {
+					return res, err
+				}
+				break
+			}
+			if err := tr.Apply(); err != nil {
+				return res, err
+			}
 		}
 		it.Close()
 	}
-	return res, measure("trained", s.Steps)
+	return res, measure("trained", len(res.Losses))
 }
 
 // probeFixed runs the forward and backward passes on the fixed batch and reads the probe, leaving

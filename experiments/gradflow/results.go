@@ -31,12 +31,12 @@ func writeResults(s settings, results []netResult, machine string) error {
 
 	var rat bytes.Buffer
 	cw = csv.NewWriter(&rat)
-	cw.Write([]string{"model", "depth", "plain", "blocks", "ratio_init", "ratio_trained", "first_init", "last_init", "first_trained", "last_trained", "loss_first_step", "loss_last_step", "seconds"})
+	cw.Write([]string{"model", "depth", "plain", "blocks", "ratio_init", "ratio_trained", "first_init", "last_init", "first_trained", "last_trained", "loss_first_step", "loss_last_step", "diverged_at_step", "seconds"})
 	for _, r := range results {
 		fi, li := ends(r, "init")
 		ft, lt := ends(r, "trained")
 		cw.Write([]string{r.Model, strconv.Itoa(r.Depth), strconv.FormatBool(r.Plain), strconv.Itoa(blocks(r)),
-			g(fi / li), g(ft / lt), g(fi), g(li), g(ft), g(lt), g(r.Losses[0]), g(r.Losses[len(r.Losses)-1]), g(r.Seconds)})
+			g(fi / li), g(ft / lt), g(fi), g(li), g(ft), g(lt), g(r.Losses[0]), g(r.Losses[len(r.Losses)-1]), strconv.Itoa(r.Diverged), g(r.Seconds)})
 	}
 	cw.Flush()
 	if err := writeFile(filepath.Join(s.Out, "ratios.csv"), rat.Bytes()); err != nil {
@@ -56,12 +56,17 @@ func writeResults(s settings, results []netResult, machine string) error {
 	fmt.Fprintf(&md, "Gradient flow on %s: one fixed batch of %d, at initialisation and after %d steps (lr %g, momentum 0.9, wd %g, warm-up %d steps). Machine: %s.\n\n",
 		s.Data, s.Batch, s.Steps, s.LR, s.WD, s.Warmup, machine)
 	md.WriteString("| net | params | blocks | ‖∂L/∂x‖ first/last block, init | after training | loss, first → last step | time |\n|---|---:|---:|---:|---:|---|---:|\n")
+	diverged := ""
 	for _, r := range results {
 		fi, li := ends(r, "init")
 		ft, lt := ends(r, "trained")
 		fmt.Fprintf(&md, "| %s | %d | %d | %.3g | %.3g | %.3f → %.3f | %.0f s |\n", r.Model, r.Params, blocks(r), fi/li, ft/lt,
 			r.Losses[0], r.Losses[len(r.Losses)-1], r.Seconds)
+		if r.Diverged > 0 {
+			diverged += fmt.Sprintf("\n%s diverged: its loss was not finite at step %d; it was measured with the weights before that step.\n", r.Model, r.Diverged)
+		}
 	}
+	md.WriteString(diverged)
 	if err := writeFile(filepath.Join(s.Out, "summary.md"), md.Bytes()); err != nil {
 		return err
 	}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runMain runs the program in-process and returns its exit status and output.
+func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestQuickExperiment runs the -quick experiment (smaller still: the machine may be busy) end to
+// end, then checks that a second run reuses it and that a run with other settings is refused.
+func TestQuickExperiment(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"-quick", "-train-limit", "128", "-test-limit", "100", "-out", out}
+	code, stdout, stderr := runMain(t, args...)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+
+	nets := []string{"plain8", "resnet8", "plain14", "resnet14"}
+	const epochs = 2
+
+	// curves.csv: a header and one row per net per epoch.
+	curves, err := os.ReadFile(filepath.Join(out, curvesFile))
+	require.NoError(t, err)
+	rows, err := csv.NewReader(bytes.NewReader(curves)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 1+len(nets)*epochs)
+	assert.Equal(t, []string{"model", "depth", "plain", "epoch", "train_error", "test_error", "train_loss", "test_loss", "epoch_s"}, rows[0])
+	perNet := map[string]int{}
+	for _, r := range rows[1:] {
+		perNet[r[0]]++
+		assert.Equal(t, strings.HasPrefix(r[0], "plain"), r[2] == "true", "row %v", r)
+		assert.NotEmpty(t, r[4], "train_error of %v", r)
+	}
+	for _, n := range nets {
+		assert.Equal(t, epochs, perNet[n], "rows of %s", n)
+	}
+
+	// summary.json: the nets and the three claims, each with a verdict.
+	raw, err := os.ReadFile(filepath.Join(out, summaryFile))
+	require.NoError(t, err)
+	var sum struct {
+		Settings struct {
+			Data          string `json:"data"`
+			TrainExamples int    `json:"train_examples"`
+			Epochs        int    `json:"epochs"`
+		} `json:"settings"`
+		Machine map[string]any   `json:"machine"`
+		Nets    []map[string]any `json:"nets"`
+		Claims  []map[string]any `json:"claims"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &sum))
+	assert.Equal(t, "synthetic", sum.Settings.Data)
+	assert.Equal(t, 128, sum.Settings.TrainExamples)
+	assert.Equal(t, epochs, sum.Settings.Epochs)
+	assert.Contains(t, sum.Machine, "blas")
+	require.Len(t, sum.Nets, len(nets))
+	params := map[string]float64{}
+	for _, n := range sum.Nets {
+		params[n["model"].(string)] = n["params"].(float64)
+		assert.Equal(t, false, n["reused"])
+	}
+	// Option-A shortcuts have no parameters: each pair is the same size.
+	assert.Equal(t, params["plain8"], params["resnet8"])
+	assert.Equal(t, params["plain14"], params["resnet14"])
+	assert.Greater(t, params["plain14"], params["plain8"])
+	require.Len(t, sum.Claims, 3)
+	for _, c := range sum.Claims {
+		assert.IsType(t, true, c["holds"], "claim %v", c)
+		assert.IsType(t, true, c["holds_final_epoch"], "claim %v", c)
+		assert.NotEmpty(t, c["statement"])
+	}
+	assert.Equal(t, "plain-14 has a higher training error than plain-8", sum.Claims[0]["statement"])
+
+	// table.md names every net and states every claim.
+	table, err := os.ReadFile(filepath.Join(out, tableFile))
+	require.NoError(t, err)
+	for _, name := range []string{"plain-8", "ResNet-8", "plain-14", "ResNet-14"} {
+		assert.Contains(t, string(table), "| "+name+" |")
+	}
+	verdicts := strings.Count(string(table), "**holds**") + strings.Count(string(table), "**does not hold**")
+	assert.Equal(t, 3, verdicts, "one verdict per claim:\n%s", table)
+
+	// degradation.png is a whole PNG of the figure's size.
+	f, err := os.Open(filepath.Join(out, figureFile))
+	require.NoError(t, err)
+	img, err := png.Decode(f)
+	f.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 1100, img.Bounds().Dx())
+	assert.Equal(t, 450, img.Bounds().Dy())
+
+	// A second run with the same settings reuses the finished runs: nothing is trained and the
+	// numbers are the same.
+	start := time.Now()
+	code, stdout, stderr = runMain(t, args...)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, len(nets), strings.Count(stdout, "reusing the finished run"), stdout)
+	assert.NotContains(t, stdout, "epoch   1/")
+	again, err := os.ReadFile(filepath.Join(out, curvesFile))
+	require.NoError(t, err)
+	assert.Equal(t, string(curves), string(again))
+
+	// Other settings in the same -out: refused, naming the run directory, before any training.
+	code, _, stderr = runMain(t, "-quick", "-train-limit", "128", "-test-limit", "100", "-seed", "2", "-out", out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, filepath.Join(out, "runs", "plain8"))
+	assert.Contains(t, stderr, "seed 1 there, 2 now")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-depths", "21"},
+		{"-depths", "20"},
+		{"-depths", "20,20"},
+		{"-depths", "20,x"},
+		{"-epochs", "0"},
+		{"-batch", "1"},
+		{"-lr", "0"},
+		{"-data", "imagenet"},
+		{"-workers", "-1"},
+		{"-no-such-flag"},
+		{"stray"},
+	} {
+		code, stdout, stderr := runMain(t, append(args, "-out", t.TempDir())...)
+		assert.Equal(t, 2, code, "%v", args)
+		assert.Empty(t, stdout, "%v", args)
+		assert.True(t, strings.HasPrefix(stderr, "degradation: "), "%v: %q", args, stderr)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%v: one line: %q", args, stderr)
+	}
+	_, _, stderr := runMain(t, "-depths", "21")
+	assert.Contains(t, stderr, "21 is not a CIFAR depth 6n+2")
+}
+
+func TestMissingData(t *testing.T) {
+	code, _, stderr := runMain(t, "-data", "fashion-mnist", "-data-dir", t.TempDir(), "-out", t.TempDir())
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not found")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+func TestParseDepths(t *testing.T) {
+	ds, err := parseDepths("56, 20,110")
+	require.NoError(t, err)
+	assert.Equal(t, []int{20, 56, 110}, ds)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Size and line styles of the figure. Training error is the bold solid line and test error the
+// thin dashed one, so the two are told apart without colour; colour tells the depth.
+const (
+	figWidth   = 11 * vg.Inch
+	figHeight  = 4.5 * vg.Inch
+	figDPI     = 100
+	trainWidth = 2.5 // points
+	testWidth  = 1.0
+)
+
+var testDashes = []vg.Length{vg.Points(5), vg.Points(3)}
+
+// plotDegradation draws the paper's Fig. 6 for this run as a PNG: the plain nets on the left,
+// the ResNets on the right, error (%) against epoch, one colour per depth, on the same y-range so
+// the two panels compare at a glance.
+func plotDegradation(s summary) ([]byte, error) {
+	top := 0.0
+	for _, n := range s.Nets {
+		for _, r := range n.records {
+			for _, v := range []float64{r.TrainErr, r.TestErr} {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					top = math.Max(top, 100*v)
+				}
+			}
+		}
+	}
+	top = math.Min(100, math.Max(1, top*1.08))
+
+	var panels []*plot.Plot
+	for _, plain := range []bool{true, false} {
+		p := plot.New()
+		p.Title.Text = "ResNet"
+		if plain {
+			p.Title.Text = "plain"
+		}
+		p.X.Label.Text = "epoch"
+		p.Y.Label.Text = "error (%)"
+		p.X.Min, p.X.Max = 1, math.Max(2, float64(s.Settings.Epochs))
+		p.Y.Min, p.Y.Max = 0, top
+		p.X.Tick.Marker = epochTicks{}
+		// Error curves fall from the top left, so the bottom left is where the legend hides least.
+		p.Legend.Top, p.Legend.Left = false, true
+		p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), vg.Points(6)
+		p.Add(plotter.NewGrid())
+		for i, d := range s.Settings.Depths {
+			var n *netResult
+			for j := range s.Nets {
+				if s.Nets[j].Depth == d && s.Nets[j].Plain == plain {
+					n = &s.Nets[j]
+				}
+			}
+			if n == nil {
+				continue
+			}
+			c := plotutil.Color(i)
+			train, err := curve(n, c, func(k int) float64 { return n.records[k].TrainErr })
+			if err != nil {
+				return nil, err
+			}
+			train.Width = vg.Points(trainWidth)
+			test, err := curve(n, c, func(k int) float64 { return n.records[k].TestErr })
+			if err != nil {
+				return nil, err
+			}
+			test.Width, test.Dashes = vg.Points(testWidth), testDashes
+			p.Add(test, train) // training error on top: it is the point of the figure
+			p.Legend.Add(n.Name, train)
+		}
+		// Two grey entries explain the line styles, as the paper's caption does.
+		grey := color.Gray{Y: 90}
+		p.Legend.Add("training error", &plotter.Line{LineStyle: draw.LineStyle{Color: grey, Width: vg.Points(trainWidth)}})
+		p.Legend.Add("test error", &plotter.Line{LineStyle: draw.LineStyle{Color: grey, Width: vg.Points(testWidth), Dashes: testDashes}})
+		panels = append(panels, p)
+	}
+
+	img := vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(figDPI))
+	dc := draw.New(img)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	title := fmt.Sprintf("%s, %d training images: plain nets vs ResNets (%s)", s.Settings.Data,
+		s.Settings.TrainExamples, plural(s.Settings.Epochs, "epoch"))
+	titleStyle := plot.New().Title.TextStyle
+	titleStyle.Font.Size = vg.Points(14)
+	pad := vg.Points(8)
+	dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadTop: titleStyle.Height(title) + 2*pad, PadBottom: pad,
+		PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
+	canvases := plot.Align([][]*plot.Plot{panels}, tiles, dc)
+	for i, p := range panels {
+		p.Draw(canvases[0][i])
+	}
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("drawing %s: %w", figureFile, err)
+	}
+	return b.Bytes(), nil
+}
+
+// curve is one error series of n in percent against the epoch, skipping values that were not
+// measured (NaN) or blew up.
+func curve(n *netResult, c color.Color, get func(k int) float64) (*plotter.Line, error) {
+	var xys plotter.XYs
+	for k, r := range n.records {
+		if v := 100 * get(k); !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
+		}
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, fmt.Errorf("plotting %s: %w", n.Name, err)
+	}
+	l.Color = c
+	return l, nil
+}
+
+// epochTicks labels whole epochs only, at a step of 1, 2 or 5 times a power of ten that gives
+// at most ten labels (an epoch 1.5 does not exist), with unlabelled minor ticks at the other
+// whole epochs while there are few enough of them to read.
+type epochTicks struct{}
+
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := 1.0
+	for mult := 0; (hi-lo)/step > 10; mult++ {
+		step = []float64{2, 5, 10}[mult%3] * math.Pow(10, float64(mult/3))
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(lo); v <= hi; v++ {
+		if math.Mod(v, step) == 0 {
+			ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprintf("%g", v)})
+		} else if step <= 5 {
+			ticks = append(ticks, plot.Tick{Value: v})
+		}
+	}
+	return ticks
+}
