@@ -7,12 +7,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/resnet-go/resnet/train/data"
 )
 
 // DataSets returns the names Config.Data accepts (see data.Open).
-func DataSets() []string {
-	return []string{"builtin", "fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"}
-}
+func DataSets() []string { return strings.Split(data.Names, ", ") }
 
 // Config is everything that defines a training run. It is written to the run directory
 // (run.json) and into every checkpoint, and `trainer train -config run.json` reads it back, so a

@@ -136,7 +136,7 @@ func TestTrainBadInput(t *testing.T) {
 	}{
 		{[]string{"train", "-lr", "-1"}, 2, "-lr -1"},
 		{[]string{"train", "-schedule", "exp"}, 2, `schedule "exp"`},
-		{[]string{"train", "-data", "imagenet"}, 2, `-data "imagenet": want one of builtin, fashion-mnist`},
+		{[]string{"train", "-data", "imagenet"}, 2, `-data "imagenet": want one of fashion-mnist, mnist, cifar10, cifar100, synthetic, builtin`},
 		{[]string{"train", "-batch", "1"}, 2, "-batch 1"},
 		{[]string{"train", "-milestones", "0.5,x"}, 2, `"x" is not a number`},
 		{[]string{"train", "-milestones", "0.8,0.5", "-schedule", "step"}, 2, "not increasing"},
