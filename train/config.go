@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -137,4 +138,23 @@ func ReadConfig(path string, base Config) (Config, error) {
 		return base, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// DiffConfig names the settings that differ between an earlier configuration and the present
+// one, by their JSON keys, with both values ("lr 0.1 there, 0.2 now; seed 1 there, 2 now").
+func DiffConfig(old, now Config) string {
+	var diffs []string
+	vo, vn := reflect.ValueOf(old), reflect.ValueOf(now)
+	t := vo.Type()
+	for i := range t.NumField() {
+		a, b := vo.Field(i).Interface(), vn.Field(i).Interface()
+		if !reflect.DeepEqual(a, b) {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			diffs = append(diffs, fmt.Sprintf("%s %v there, %v now", name, a, b))
+		}
+	}
+	if len(diffs) == 0 {
+		return "no visible difference"
+	}
+	return strings.Join(diffs, "; ")
 }

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -151,7 +149,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 			return nil, fmt.Errorf("resuming: %w", err)
 		}
 		if !reflect.DeepEqual(ck.State.Config, cfg) {
-			return nil, fmt.Errorf("resuming %s: the run's configuration differs from the checkpoint's (%s)", o.Dir, configDiff(ck.State.Config, cfg))
+			return nil, fmt.Errorf("resuming %s: the run's configuration differs from the checkpoint's (%s)", o.Dir, DiffConfig(ck.State.Config, cfg))
 		}
 	} else if _, statErr := os.Stat(ckptPath); statErr == nil {
 		return nil, fmt.Errorf("%s already holds a run (%s): continue it with -resume or choose another -out", o.Dir, ckptPath)
@@ -436,35 +434,6 @@ func writeConfig(path string, cfg Config) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// configDiff names the first setting, in alphabetical order, that differs between two
-// configurations.
-func configDiff(a, b Config) string {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	var ma, mb map[string]any
-	json.Unmarshal(ja, &ma)
-	json.Unmarshal(jb, &mb)
-	keys := slices.Sorted(maps.Keys(ma))
-	for k := range mb {
-		if _, ok := ma[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range keys {
-		va, inA := ma[k]
-		vb, inB := mb[k]
-		switch {
-		case !inA:
-			return fmt.Sprintf("%s: unset in the checkpoint, %v now", k, vb)
-		case !inB:
-			return fmt.Sprintf("%s: %v in the checkpoint, unset now", k, va)
-		case !reflect.DeepEqual(va, vb):
-			return fmt.Sprintf("%s: %v in the checkpoint, %v now", k, va, vb)
-		}
-	}
-	return "no visible difference"
 }
 
 // correct counts the rows among the first n whose largest logit is the label.

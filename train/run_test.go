@@ -116,7 +116,7 @@ func TestResumeReproducesAnUninterruptedRun(t *testing.T) {
 	// A changed setting is refused, naming it.
 	cfg.LR = 0.2
 	_, err = train.Run(context.Background(), cfg, train.Options{Dir: dir, Resume: true})
-	assert.ErrorContains(t, err, "lr: 0.1 in the checkpoint, 0.2 now")
+	assert.ErrorContains(t, err, "differs from the checkpoint's (lr 0.1 there, 0.2 now)")
 }
 
 // A loss that turns NaN stops the run with a clear error and leaves the last good checkpoint.

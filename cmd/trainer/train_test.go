@@ -46,7 +46,7 @@ func TestTrainEvalPredict(t *testing.T) {
 	t.Run("resume refuses changed settings", func(t *testing.T) {
 		code, _, errOut := runCLI("train", "-resume", "-out", dir, "-epochs", "2", "-quiet")
 		assert.Equal(t, 1, code)
-		assert.Contains(t, errOut, "epochs: 1 in the checkpoint, 2 now")
+		assert.Contains(t, errOut, "epochs 1 there, 2 now")
 	})
 
 	t.Run("a finished run resumes to nothing to do", func(t *testing.T) {

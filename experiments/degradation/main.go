@@ -328,7 +328,7 @@ func (p *netPlan) inspect() error {
 		}
 		if !reflect.DeepEqual(ck.State.Config, p.cfg) {
 			return fmt.Errorf("run directory %s holds a run with other settings (%s); choose another -out or remove it",
-				p.dir, configDiff(ck.State.Config, p.cfg))
+				p.dir, train.DiffConfig(ck.State.Config, p.cfg))
 		}
 		if ck.State.Epoch < p.cfg.Epochs {
 			p.action = resume
@@ -358,7 +358,7 @@ func (p *netPlan) inspect() error {
 		}
 		if !reflect.DeepEqual(old, p.cfg) {
 			return fmt.Errorf("run directory %s holds a run with other settings (%s); choose another -out or remove it",
-				p.dir, configDiff(old, p.cfg))
+				p.dir, train.DiffConfig(old, p.cfg))
 		}
 	}
 	p.action = fresh
@@ -404,22 +404,4 @@ func checkRecords(recs []runlog.Record, epochs int) error {
 		}
 	}
 	return nil
-}
-
-// configDiff names the settings that differ, as JSON keys, with both values.
-func configDiff(old, now train.Config) string {
-	var diffs []string
-	vo, vn := reflect.ValueOf(old), reflect.ValueOf(now)
-	t := vo.Type()
-	for i := range t.NumField() {
-		a, b := vo.Field(i).Interface(), vn.Field(i).Interface()
-		if !reflect.DeepEqual(a, b) {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			diffs = append(diffs, fmt.Sprintf("%s %v there, %v now", name, a, b))
-		}
-	}
-	if len(diffs) == 0 {
-		return "no visible difference"
-	}
-	return strings.Join(diffs, "; ")
 }
