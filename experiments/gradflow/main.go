@@ -49,6 +49,7 @@ type settings struct {
 	Seed    int64   `json:"seed"`
 	Out     string  `json:"-"`
 	Workers int     `json:"-"`
+	replot  bool
 }
 
 func parseFlags(args []string) (settings, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.SetOutput(io.Discard)
 	s := settings{}
 	depths := fs.String("depths", "20,56,110", "depths 6n+2 of the CIFAR-style nets")
+	replot := fs.Bool("replot", false, "only redraw the figures from -out's gradflow.csv and settings.json")
 	quick := fs.Bool("quick", false, "a few seconds on synthetic data: depths 8,14, 5 steps, batch 16 (for CI)")
 	fs.StringVar(&s.Data, "data", "fashion-mnist", "data set (see trainer train -data)")
 	fs.StringVar(&s.DataDir, "data-dir", "", "directory of the data set's files")
@@ -76,6 +78,7 @@ func parseFlags(args []string) (settings, error) {
 	if *quick {
 		s.Data, *depths, s.Steps, s.Warmup, s.Batch = "synthetic", "8,14", 5, 2, 16
 	}
+	s.replot = *replot
 	for _, d := range strings.Split(*depths, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
 		if err != nil || n < 8 || (n-2)%6 != 0 {
@@ -102,6 +105,9 @@ func run(args []string, stdout io.Writer) error {
 	s, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if s.replot {
+		return replot(s.Out)
 	}
 	return experiment(s, stdout)
 }

@@ -68,8 +68,8 @@ func plotAll(s settings, results []netResult) error {
 			panel(trained, "conv layer (from the input)", "‖∂L/∂W‖ (log scale)", true, collect("trained", "train", train.WeightGrad, false)),
 		}},
 		{"response-std.png", fmt.Sprintf("std of each 3×3 layer's response after BN, before ReLU/addition (eval mode, %s)", trained), []*plot.Plot{
-			panel("layer index (original order)", "3×3 layer (from the input)", "std", false, collect("trained", "eval", train.ResponseStd, false)),
-			panel("sorted by magnitude", "layer (sorted)", "std", false, collect("trained", "eval", train.ResponseStd, true)),
+			panel("layer index (original order)", "3×3 layer (from the input)", "std (log scale)", true, collect("trained", "eval", train.ResponseStd, false)),
+			panel("sorted by magnitude", "layer (sorted)", "std (log scale)", true, collect("trained", "eval", train.ResponseStd, true)),
 		}},
 	}
 	for _, f := range figs {
@@ -89,7 +89,7 @@ func panel(title, xlabel, ylabel string, logY bool, lines []line) *plot.Plot {
 	p.Add(plotter.NewGrid())
 	if logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: 1}
 	}
 	for _, l := range lines {
 		xys := l.xys

@@ -110,3 +110,46 @@ func writeFile(path string, b []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// replot redraws the figures of a finished experiment from its files.
+func replot(dir string) error {
+	var meta struct {
+		Settings settings `json:"settings"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "settings.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "settings.json"), err)
+	}
+	s := meta.Settings
+	s.Out = dir
+	path := filepath.Join(dir, "gradflow.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var results []netResult
+	for i, rec := range recs[1:] {
+		depth, e1 := strconv.Atoi(rec[1])
+		step, e2 := strconv.Atoi(rec[5])
+		index, e3 := strconv.Atoi(rec[8])
+		v, e4 := strconv.ParseFloat(rec[9], 64)
+		if e1 != nil || e2 != nil || e3 != nil || e4 != nil {
+			return fmt.Errorf("%s: line %d is malformed", path, i+2)
+		}
+		if len(results) == 0 || results[len(results)-1].Model != rec[0] {
+			results = append(results, netResult{Model: rec[0], Depth: depth, Plain: rec[2] == "true"})
+		}
+		r := &results[len(results)-1]
+		r.Rows = append(r.Rows, row{Phase: rec[3], Mode: rec[4],
+			ProbeRow: train.ProbeRow{Step: step, Kind: rec[6], Layer: rec[7], Depth: index, Value: v}})
+	}
+	return plotAll(s, results)
+}
