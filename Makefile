@@ -9,12 +9,14 @@ BIN     := bin/trainer
 
 .PHONY: setup build run test bench fmt vet golden experiments experiments-quick
 
-# setup installs OpenBLAS when it is missing and this is a Debian machine run as root; without it
-# everything still works on pure Go, only slower.
+# setup installs OpenBLAS and Debian's Fashion-MNIST when they are missing and this is a Debian
+# machine run as root. Without OpenBLAS everything still works on pure Go, only slower; the
+# Fashion-MNIST files serve the full-data runs and one test of the built-in subset.
+FMNIST := $(wildcard /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz)
 setup:
-	@if [ -z "$(OPENBLAS)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing libopenblas-dev"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null; \
+	@if { [ -z "$(OPENBLAS)" ] || [ -z "$(FMNIST)" ]; } && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing libopenblas-dev dataset-fashion-mnist"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev dataset-fashion-mnist >/dev/null; \
 	fi
 	$(GO) mod download
 
