@@ -10,6 +10,7 @@ import (
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train/checkpoint"
+	"github.com/resnet-go/resnet/train/data"
 )
 
 // checkpointFormat names the layout of RunState and of the tensor names below; a checkpoint of
@@ -197,4 +198,9 @@ func (c *Checkpoint) Fits(d interface {
 			ch, h, w, d.Classes(), c.Path, c.State.Model, in[0], in[1], in[2], c.State.Classes)
 	}
 	return nil
+}
+
+// Loader batches d for the checkpoint's model: in order, normalised as in training, in its dtype.
+func (c *Checkpoint) Loader(d data.Dataset, batch int) (*data.Loader, error) {
+	return data.NewLoader(d, data.LoaderConfig{Batch: batch, Mean: c.State.Mean, Std: c.State.Std, Dtype: c.State.Dtype()})
 }

@@ -1,18 +1,17 @@
 package train
 
 import (
-	"bufio"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"gorgonia.org/tensor"
 
 	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/runlog"
 )
 
 // Kinds of probe measurement.
@@ -85,10 +84,17 @@ func Measure(t *Trainer, epoch, step int) ([]ProbeRow, error) {
 		add(WeightGrad, bd.Param.Name, depth, norm(g))
 		depth++
 	}
+	return append(rows, ResponseRows(responses, epoch, step)...), nil
+}
+
+// ResponseRows turns BatchNorm responses (Trainer.Responses, Evaluator.Responses) into ResponseStd
+// rows.
+func ResponseRows(responses []Reading, epoch, step int) []ProbeRow {
+	rows := make([]ProbeRow, len(responses))
 	for i, r := range responses {
-		add(ResponseStd, r.Name, i, std(r.Value))
+		rows[i] = ProbeRow{Step: step, Epoch: epoch, Kind: ResponseStd, Layer: r.Name, Depth: i, Value: std(r.Value)}
 	}
-	return rows, nil
+	return rows
 }
 
 func norm(t tensor.Tensor) float64 {
@@ -144,27 +150,7 @@ var probeHeader = []string{"step", "epoch", "kind", "layer", "depth", "value"}
 // WriteProbeCSV writes rows as CSV (header step,epoch,kind,layer,depth,value) through a temporary
 // file, so path holds either the old rows or all the new ones.
 func WriteProbeCSV(path string, rows []ProbeRow) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	if err := writeProbe(bw, rows); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return runlog.WriteAtomic(path, func(w io.Writer) error { return writeProbe(w, rows) })
 }
 
 func writeProbe(w io.Writer, rows []ProbeRow) error {

@@ -130,6 +130,7 @@ type run struct {
 	state               RunState
 	trainN, valN, testN int
 	probe               *GradientProbe
+	observers           []Observer // the probe and Options.Observer, when set
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
@@ -245,6 +246,10 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 				}
 			}
 		}
+		r.observers = append(r.observers, r.probe)
+	}
+	if o.Observer != nil {
+		r.observers = append(r.observers, o.Observer)
 	}
 	return r, nil
 }
@@ -365,11 +370,9 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrNonFinite, l)
 		}
-		for _, o := range []Observer{r.probeObserver(), r.o.Observer} {
-			if o != nil {
-				if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {
-					return 0, 0, 0, err
-				}
+		for _, o := range r.observers {
+			if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {
+				return 0, 0, 0, err
 			}
 		}
 		if err := r.tr.Apply(); err != nil {
@@ -385,14 +388,6 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		}
 	}
 	return sum / float64(batches), float64(wrong) / float64(n), n, nil
-}
-
-// probeObserver returns the run's probe as an Observer, or nil (not a typed nil) without one.
-func (r *run) probeObserver() Observer {
-	if r.probe == nil {
-		return nil
-	}
-	return r.probe
 }
 
 func (r *run) printEpoch(rec runlog.Record) {
@@ -419,21 +414,13 @@ func (r *run) close() {
 	}
 }
 
-// writeConfig writes cfg as indented JSON through a temporary file, so run.json is whole or absent.
+// writeConfig writes cfg as indented JSON, whole or not at all.
 func writeConfig(path string, cfg Config) error {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return runlog.WriteFileAtomic(path, append(b, '\n'))
 }
 
 // correct counts the rows among the first n whose largest logit is the label.

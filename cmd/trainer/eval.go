@@ -52,7 +52,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ev.Close()
-	l, err := data.NewLoader(ds, data.LoaderConfig{Batch: min(*batch, ds.Len()), Mean: ck.State.Mean, Std: ck.State.Std, Dtype: ck.State.Dtype()})
+	l, err := ck.Loader(ds, min(*batch, ds.Len()))
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func predictCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer ev.Close()
-	l, err := data.NewLoader(imgs, data.LoaderConfig{Batch: batch, Mean: ck.State.Mean, Std: ck.State.Std, Dtype: ck.State.Dtype()})
+	l, err := ck.Loader(imgs, batch)
 	if err != nil {
 		return err
 	}

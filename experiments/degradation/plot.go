@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
 
+	"github.com/resnet-go/resnet/train/runlog"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Size and line styles of the figure. Training error is the bold solid line and test error the
@@ -19,7 +18,6 @@ import (
 const (
 	figWidth   = 11 * vg.Inch
 	figHeight  = 4.5 * vg.Inch
-	figDPI     = 100
 	trainWidth = 2.5 // points
 	testWidth  = 1.0
 )
@@ -89,27 +87,13 @@ func plotDegradation(s summary) ([]byte, error) {
 		panels = append(panels, p)
 	}
 
-	img := vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(figDPI))
-	dc := draw.New(img)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
 	title := fmt.Sprintf("%s, %d training images: plain nets vs ResNets (%s)", s.Settings.Data,
 		s.Settings.TrainExamples, plural(s.Settings.Epochs, "epoch"))
-	titleStyle := plot.New().Title.TextStyle
-	titleStyle.Font.Size = vg.Points(14)
-	pad := vg.Points(8)
-	dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadTop: titleStyle.Height(title) + 2*pad, PadBottom: pad,
-		PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
-	canvases := plot.Align([][]*plot.Plot{panels}, tiles, dc)
-	for i, p := range panels {
-		p.Draw(canvases[0][i])
-	}
-	var b bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
+	png, err := runlog.PanelsPNG(title, panels, figWidth, figHeight)
+	if err != nil {
 		return nil, fmt.Errorf("drawing %s: %w", figureFile, err)
 	}
-	return b.Bytes(), nil
+	return png, nil
 }
 
 // curve is one error series of n in percent against the epoch, skipping values that were not

@@ -248,7 +248,7 @@ func writeResults(dir string, sum summary) error {
 		{tableFile, []byte(sum.markdown())},
 		{figureFile, fig},
 	} {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := runlog.WriteFileAtomic(filepath.Join(dir, f.name), f.data); err != nil {
 			return err
 		}
 	}
@@ -331,30 +331,4 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
-}
-
-// writeAtomic writes data to path through a temporary file and a rename, so that a reader (or a
-// crash) sees the old file or the new one, never half of one.
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes it private; these are ordinary outputs
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -139,9 +139,8 @@ func measureNet(model string, ds *data.Images, fixed *data.Batch, mean, std []fl
 		if _, err := ev.Logits(fixed.X); err != nil {
 			return err
 		}
-		for i, r := range ev.Responses() {
-			pr := train.ProbeRow{Step: step, Kind: train.ResponseStd, Layer: r.Name, Depth: i, Value: stdOf(r.Value)}
-			res.Rows = append(res.Rows, row{Phase: phase, Mode: "eval", ProbeRow: pr})
+		for _, r := range train.ResponseRows(ev.Responses(), 0, step) {
+			res.Rows = append(res.Rows, row{Phase: phase, Mode: "eval", ProbeRow: r})
 		}
 		return nil
 	}
@@ -205,23 +204,6 @@ func probeFixed(tr *train.Trainer, p *graph.Params, fixed *data.Batch, step int)
 		copy(b.Value.Data().([]float32), saved[b.Name].Data().([]float32))
 	}
 	return rows, nil
-}
-
-func stdOf(t tensor.Tensor) float64 {
-	d := t.Data().([]float32)
-	var s float64
-	for _, v := range d {
-		s += float64(v)
-	}
-	m := s / float64(len(d))
-	var s2 float64
-	for _, v := range d {
-		s2 += (float64(v) - m) * (float64(v) - m)
-	}
-	if len(d) == 0 {
-		return 0
-	}
-	return math.Sqrt(s2 / float64(len(d)))
 }
 
 // ratio is ‖∂L/∂x‖ at the first block over that at the last block, in a phase.

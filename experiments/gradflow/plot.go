@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"image/color"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -11,10 +9,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/train/runlog"
 )
 
 // line is one net's curve in a panel: colour by depth, solid for the ResNet, dashed for the plain net.
@@ -121,29 +118,9 @@ func panel(title, xlabel, ylabel string, logY bool, lines []line) *plot.Plot {
 
 // tile draws the panels side by side under a title into a PNG at path.
 func tile(path, title string, panels []*plot.Plot) error {
-	img := vgimg.NewWith(vgimg.UseWH(vg.Length(len(panels))*5.5*vg.Inch, 4.5*vg.Inch), vgimg.UseDPI(100))
-	dc := draw.New(img)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
-	ts := plot.New().Title.TextStyle
-	ts.Font.Size = vg.Points(13)
-	pad := vg.Points(8)
-	dc.FillText(ts, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
-	tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadTop: 2*pad + ts.Height(title), PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
-	canvases := plot.Align([][]*plot.Plot{panels}, tiles, dc)
-	for i, p := range panels {
-		p.Draw(canvases[0][i])
-	}
-	f, err := os.Create(path + ".tmp")
+	png, err := runlog.PanelsPNG(title, panels, vg.Length(len(panels))*5.5*vg.Inch, 4.5*vg.Inch)
 	if err != nil {
 		return err
 	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return runlog.WriteFileAtomic(path, png)
 }

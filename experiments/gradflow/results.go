@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/train/runlog"
 )
 
 // writeResults writes every number measured (gradflow.csv), the first/last-block gradient ratios
@@ -25,7 +26,7 @@ func writeResults(s settings, results []netResult, machine string) error {
 		}
 	}
 	cw.Flush()
-	if err := writeFile(filepath.Join(s.Out, "gradflow.csv"), all.Bytes()); err != nil {
+	if err := runlog.WriteFileAtomic(filepath.Join(s.Out, "gradflow.csv"), all.Bytes()); err != nil {
 		return err
 	}
 
@@ -39,7 +40,7 @@ func writeResults(s settings, results []netResult, machine string) error {
 			g(fi / li), g(ft / lt), g(fi), g(li), g(ft), g(lt), g(r.Losses[0]), g(r.Losses[len(r.Losses)-1]), strconv.Itoa(r.Diverged), g(r.Seconds)})
 	}
 	cw.Flush()
-	if err := writeFile(filepath.Join(s.Out, "ratios.csv"), rat.Bytes()); err != nil {
+	if err := runlog.WriteFileAtomic(filepath.Join(s.Out, "ratios.csv"), rat.Bytes()); err != nil {
 		return err
 	}
 
@@ -48,7 +49,7 @@ func writeResults(s settings, results []netResult, machine string) error {
 		Machine  string   `json:"machine"`
 	}{s, machine}
 	b, _ := json.MarshalIndent(meta, "", "  ")
-	if err := writeFile(filepath.Join(s.Out, "settings.json"), append(b, '\n')); err != nil {
+	if err := runlog.WriteFileAtomic(filepath.Join(s.Out, "settings.json"), append(b, '\n')); err != nil {
 		return err
 	}
 
@@ -67,7 +68,7 @@ func writeResults(s settings, results []netResult, machine string) error {
 		}
 	}
 	md.WriteString(diverged)
-	if err := writeFile(filepath.Join(s.Out, "summary.md"), md.Bytes()); err != nil {
+	if err := runlog.WriteFileAtomic(filepath.Join(s.Out, "summary.md"), md.Bytes()); err != nil {
 		return err
 	}
 	return plotAll(s, results)
@@ -100,15 +101,6 @@ func blocks(r netResult) int {
 		}
 	}
 	return n
-}
-
-// writeFile writes through a temporary file so a reader never sees half a result.
-func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // replot redraws the figures of a finished experiment from its files.

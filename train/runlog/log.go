@@ -61,10 +61,10 @@ func Open(dir string, keepEpochs int) (*Log, error) {
 		jb.Write(line)
 		cb.WriteString(r.csvLine() + "\n")
 	}
-	if err := writeAtomic(l.jsonlPath, func(w io.Writer) error { _, err := w.Write(jb.Bytes()); return err }); err != nil {
+	if err := WriteFileAtomic(l.jsonlPath, jb.Bytes()); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(l.csvPath, func(w io.Writer) error { _, err := w.Write(cb.Bytes()); return err }); err != nil {
+	if err := WriteFileAtomic(l.csvPath, cb.Bytes()); err != nil {
 		return nil, err
 	}
 
@@ -145,9 +145,18 @@ func ReadRecords(path string) ([]Record, error) {
 	return recs, nil
 }
 
-// writeAtomic writes path through a temporary file in the same directory and a rename, so that a
-// crash leaves either the old file or the new one, never a mix.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
+// WriteFileAtomic writes data to path as WriteAtomic does.
+func WriteFileAtomic(path string, data []byte) error {
+	return WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic writes path through a temporary file in the same directory and a rename, so that a
+// crash (or a reader) sees either the old file or the new one, never a mix. Every result file of
+// a run and of the experiments is written this way.
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("runlog: writing %s: %w", path, err)

@@ -1,9 +1,9 @@
 package runlog
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
-	"io"
 	"math"
 
 	"gonum.org/v1/plot"
@@ -58,7 +58,17 @@ func PlotCurves(records []Record, path, title string) error {
 		return fmt.Errorf("runlog: plotting %s: %w", path, err)
 	}
 
-	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	png, err := PanelsPNG(title, []*plot.Plot{loss, errp}, plotWidth, plotHeight)
+	if err != nil {
+		return fmt.Errorf("runlog: plotting %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, png)
+}
+
+// PanelsPNG draws panels side by side, aligned, under a title, on a white width×height canvas at
+// 100 dpi, and returns the PNG. The training curves and the experiments' figures share it.
+func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) ([]byte, error) {
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(plotDPI))
 	dc := draw.New(img)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
@@ -71,16 +81,16 @@ func PlotCurves(records []Record, path, title string) error {
 		top += titleStyle.Height(title) + pad
 		dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
 	}
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadTop: top, PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
-	plots := [][]*plot.Plot{{loss, errp}}
-	canvases := plot.Align(plots, tiles, dc)
-	loss.Draw(canvases[0][0])
-	errp.Draw(canvases[0][1])
-
-	return writeAtomic(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-		return err
-	})
+	tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadTop: top, PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
+	canvases := plot.Align([][]*plot.Plot{panels}, tiles, dc)
+	for i, p := range panels {
+		p.Draw(canvases[0][i])
+	}
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // panel is one plot of the series against the epoch, each value multiplied by scale; drawn names
