@@ -48,12 +48,19 @@ bench: build
 	$(GO) test $(TAGS) -run '^$$' -bench . -benchmem ./graph/ops/ ./blocks/ ./resnet/
 	./$(BIN) compare
 
-# The experiments of experiments/README.md with the settings of its committed results (about an
-# hour on two cores; runs with checkpoints are reused), and a reduced version of each that runs in
-# seconds (part of make test, so the scripts never rot).
+# The experiments of experiments/README.md with the settings of their committed results (about
+# three hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
+# reduced version of each that runs in seconds (part of make test, so the scripts never rot).
+# The full degradation study trains its nets in two processes, one core each, then a last call
+# reuses the four runs and writes the results.
+DEGRADATION := bin/degradation
 experiments: setup
 	$(GO) run $(TAGS) ./experiments/gradflow -steps 150 -warmup 50
-	$(GO) run $(TAGS) ./experiments/degradation -train-limit 5000 -test-limit 1000 -epochs 8
+	$(GO) build $(TAGS) -o $(DEGRADATION) ./experiments/degradation
+	$(DEGRADATION) -nets plain56,plain20 -workers 1 & pid=$$!; \
+	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 && wait $$pid
+	$(DEGRADATION)
+	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:

@@ -6,8 +6,12 @@
 // the deep ResNet trains better than the deep plain net, and the deep ResNet trains no worse than
 // the shallow one.
 //
-//	go run ./experiments/degradation                # Fashion-MNIST, depths 20 and 56, 12 epochs
+//	go run ./experiments/degradation                # Fashion-MNIST, depths 20 and 56, 6 epochs
 //	go run ./experiments/degradation -quick         # synthetic data, a few seconds
+//
+// On a machine with several cores, nets can train in separate processes, one core each
+// (-nets plain56,plain20 -workers 1 beside -nets resnet56,resnet20 -workers 1); a last run
+// without -nets then reuses the finished runs and writes the results.
 //
 // Each net trains into <out>/runs/<model>/. A finished run there is reused and an unfinished one
 // resumed, so an interrupted experiment continues where it stopped; a run with other settings is
@@ -76,19 +80,20 @@ type settings struct {
 	out                   string
 	quick                 bool
 	workers               int
+	nets                  []string // only these nets are trained, no results written; nil: all
 }
 
 // parseFlags reads and checks the flags. -quick sets the settings of a seconds-long run, but a
 // flag given explicitly still wins, so a test can make the quick run smaller still.
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	s := settings{}
-	var depths string
+	var depths, nets string
 	fs := flag.NewFlagSet("degradation", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by run
 	fs.StringVar(&s.data, "data", "fashion-mnist", "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the data set's files (fashion-mnist default: "+data.DebianFashionMNIST+")")
 	fs.StringVar(&depths, "depths", "20,56", "comma-separated depths 6n+2 (at least two); each gets plainD and resnetD")
-	fs.IntVar(&s.epochs, "epochs", 12, "epochs per net")
+	fs.IntVar(&s.epochs, "epochs", 6, "epochs per net")
 	fs.IntVar(&s.trainLimit, "train-limit", 0, "use only the first n training images (0: all)")
 	fs.IntVar(&s.testLimit, "test-limit", 0, "evaluate on the first n test images only (0: all)")
 	fs.IntVar(&s.batch, "batch", 128, "training batch size")
@@ -98,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.out, "out", filepath.Join("experiments", "degradation", "results"), "output directory; the nets train into OUT/runs/MODEL")
 	fs.BoolVar(&s.quick, "quick", false, "a run of seconds, for CI: -data synthetic -depths 8,14 -epochs 2 -train-limit 256 -test-limit 200 -batch 32 (flags given explicitly win)")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
+	fs.StringVar(&nets, "nets", "", "train only these comma-separated nets of the experiment (e.g. plain56,resnet56) and write no results; a later run without -nets reuses them")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: go run ./experiments/degradation [flags]")
@@ -127,6 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	}
 	var err error
 	if s.depths, err = parseDepths(depths); err != nil {
+		return s, usageError{err}
+	}
+	if s.nets, err = parseNets(nets, s.depths); err != nil {
 		return s, usageError{err}
 	}
 	switch {
@@ -185,6 +194,37 @@ func parseDepths(list string) ([]int, error) {
 	}
 	slices.Sort(ds)
 	return ds, nil
+}
+
+// netNames are the experiment's nets in training order: for each depth, plain then ResNet.
+func netNames(depths []int) []string {
+	var names []string
+	for _, d := range depths {
+		names = append(names, fmt.Sprintf("plain%d", d), fmt.Sprintf("resnet%d", d))
+	}
+	return names
+}
+
+// parseNets reads -nets: distinct nets of the experiment, or nil for all of them.
+func parseNets(list string, depths []int) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	all := netNames(depths)
+	var nets []string
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		switch {
+		case f == "":
+			continue
+		case !slices.Contains(all, f):
+			return nil, fmt.Errorf("-nets %q: %q is not a net of this experiment (%s)", list, f, strings.Join(all, ", "))
+		case slices.Contains(nets, f):
+			return nil, fmt.Errorf("-nets %q: %s is given twice", list, f)
+		}
+		nets = append(nets, f)
+	}
+	return nets, nil
 }
 
 // config is the paper's CIFAR recipe (Sec. 4.2) for one net, the same for all but the model:
@@ -269,6 +309,23 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 			}
 			plans = append(plans, p)
 		}
+	}
+
+	if s.nets != nil {
+		// Only the nets asked for, in the order given; the results need all of them.
+		var some []*netPlan
+		for _, name := range s.nets {
+			i := slices.IndexFunc(plans, func(p *netPlan) bool { return p.model == name })
+			some = append(some, plans[i])
+		}
+		for i, p := range some {
+			fmt.Fprintf(stdout, "[%d/%d] %s: ", i+1, len(some), p.model)
+			if _, err := p.train(ctx, stdout, stderr); err != nil {
+				return fmt.Errorf("%s: %w", p.model, err)
+			}
+		}
+		fmt.Fprintf(stdout, "trained %s; run again without -nets to write the results into %s\n", strings.Join(s.nets, ", "), s.out)
+		return nil
 	}
 
 	var results []netResult
