@@ -52,9 +52,9 @@ func plotDegradation(s summary) ([]byte, error) {
 		p.X.Min, p.X.Max = 1, math.Max(2, float64(s.Settings.Epochs))
 		p.Y.Min, p.Y.Max = 0, top
 		p.X.Tick.Marker = epochTicks{}
-		// Error curves fall from the top left, so the bottom left is where the legend hides least.
-		p.Legend.Top, p.Legend.Left = false, true
-		p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), vg.Points(6)
+		// Error curves fall from the top left and end low, so the top right is the emptiest corner.
+		p.Legend.Top, p.Legend.Left = true, false
+		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), -vg.Points(6)
 		p.Add(plotter.NewGrid())
 		for i, d := range s.Settings.Depths {
 			var n *netResult
