@@ -196,11 +196,19 @@ func parseDepths(list string) ([]int, error) {
 	return ds, nil
 }
 
+// netName is the model name of the plain net or the ResNet of a depth.
+func netName(depth int, plain bool) string {
+	if plain {
+		return fmt.Sprintf("plain%d", depth)
+	}
+	return fmt.Sprintf("resnet%d", depth)
+}
+
 // netNames are the experiment's nets in training order: for each depth, plain then ResNet.
 func netNames(depths []int) []string {
 	var names []string
 	for _, d := range depths {
-		names = append(names, fmt.Sprintf("plain%d", d), fmt.Sprintf("resnet%d", d))
+		names = append(names, netName(d, true), netName(d, false))
 	}
 	return names
 }
@@ -299,10 +307,7 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 	var plans []*netPlan
 	for _, d := range s.depths {
 		for _, plain := range []bool{true, false} {
-			model := fmt.Sprintf("resnet%d", d)
-			if plain {
-				model = fmt.Sprintf("plain%d", d)
-			}
+			model := netName(d, plain)
 			p := &netPlan{model: model, depth: d, plain: plain, cfg: config(s, model), dir: filepath.Join(s.out, "runs", model)}
 			if err := p.inspect(); err != nil {
 				return err
