@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -102,7 +103,66 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if st.Format != checkpointFormat {
 		return nil, fmt.Errorf("checkpoint %s: format %q, this trainer reads %q", path, st.Format, checkpointFormat)
 	}
+	if err := st.check(f); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: metadata: %w", path, err)
+	}
 	return &Checkpoint{Path: path, State: st, file: f}, nil
+}
+
+// MaxInputSide bounds the image sides a checkpoint may declare: far above any data set this
+// trainer reads, far below what would exhaust memory when a model is built for it.
+const MaxInputSide = 4096
+
+// check validates the metadata against the tensors it describes, before anything is built from
+// it: the model's free numbers (classes, input channels, depth) must be those of the tensors,
+// which the file's data back, so a forged header cannot make a loader build a huge graph.
+func (s RunState) check(f *checkpoint.File) error {
+	if err := s.Config.Validate(); err != nil {
+		return fmt.Errorf("its settings: %w", err)
+	}
+	spec, err := s.Spec()
+	if err != nil {
+		return err
+	}
+	shape := func(name string) []int {
+		if t, ok := f.Get(name); ok {
+			return t.Shape
+		}
+		return nil
+	}
+	if w := shape("fc.weight"); len(w) != 2 || w[0] != s.Classes {
+		return fmt.Errorf("%d classes, but fc.weight has shape %v", s.Classes, w)
+	}
+	if w := shape("conv1.weight"); len(w) != 4 || w[1] != s.Input[0] {
+		return fmt.Errorf("%d input channels, but conv1.weight has shape %v", s.Input[0], w)
+	}
+	stages := len(spec.Blocks)
+	last := fmt.Sprintf("layer%d.%d.conv1.weight", stages, spec.Blocks[stages-1]-1)
+	if shape(last) == nil {
+		return fmt.Errorf("model %s, but the checkpoint has no %s", s.Model, last)
+	}
+	if lo, h, w := spec.MinInput(), s.Input[1], s.Input[2]; h < lo || w < lo || h > MaxInputSide || w > MaxInputSide {
+		return fmt.Errorf("input %d×%d: %s takes sides from %d to %d", h, w, s.Model, lo, MaxInputSide)
+	}
+	if s.Mean != nil || s.Std != nil {
+		if len(s.Mean) != s.Input[0] || len(s.Std) != s.Input[0] {
+			return fmt.Errorf("normalisation of %d means and %d stds for %d channels", len(s.Mean), len(s.Std), s.Input[0])
+		}
+		for i := range s.Mean {
+			if math.IsNaN(s.Mean[i]) || math.IsInf(s.Mean[i], 0) || !(s.Std[i] > 0) || math.IsInf(s.Std[i], 0) {
+				return fmt.Errorf("channel %d: mean %g and std %g: want finite values and std > 0", i, s.Mean[i], s.Std[i])
+			}
+		}
+	}
+	switch {
+	case s.Epoch < 0 || s.Epoch > s.Config.Epochs:
+		return fmt.Errorf("epoch %d of a run of %d", s.Epoch, s.Config.Epochs)
+	case s.Step < 0:
+		return fmt.Errorf("step %d", s.Step)
+	case !(s.WallSec >= 0) || math.IsInf(s.WallSec, 0):
+		return fmt.Errorf("wall time %g s", s.WallSec)
+	}
+	return nil
 }
 
 // Restore copies the checkpoint's tensors into p, and its momentum buffers into opt when opt is

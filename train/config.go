@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"reflect"
@@ -54,6 +55,13 @@ type Config struct {
 	Dtype            string `json:"dtype"` // float32 or float64
 }
 
+// Bounds of Config's settings beyond which no run makes sense and the arithmetic of the schedule
+// (epochs × steps) or the padded images (side + 2 × pad) would overflow or exhaust memory.
+const (
+	MaxEpochs = 100_000
+	MaxPad    = 64 // the paper pads 4; Run also refuses a pad wider than the images
+)
+
 // DefaultConfig is the built-in default run (`trainer train` with no flags): a CIFAR-style
 // ResNet-20 on the embedded Fashion-MNIST subset, with the paper's recipe scaled to a few minutes
 // on two cores.
@@ -88,8 +96,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-model is empty")
 	case !slices.Contains(DataSets(), c.Data):
 		return fmt.Errorf("-data %q: want one of %s", c.Data, strings.Join(DataSets(), ", "))
-	case c.Epochs < 1:
-		return fmt.Errorf("-epochs %d: want at least 1", c.Epochs)
+	case c.Epochs < 1 || c.Epochs > MaxEpochs:
+		return fmt.Errorf("-epochs %d: want 1 to %d", c.Epochs, MaxEpochs)
 	case c.Batch < 2:
 		return fmt.Errorf("-batch %d: want at least 2 (BatchNorm needs more than one value per channel)", c.Batch)
 	case c.EvalBatch < 1:
@@ -102,16 +110,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-test-limit %d: want 0 or more", c.TestLimit)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("-lr %g: want a positive learning rate", c.LR)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !(c.Momentum >= 0 && c.Momentum < 1): // NaN fails every comparison
 		return fmt.Errorf("-momentum %g: want 0 ≤ momentum < 1", c.Momentum)
 	case c.Nesterov && c.Momentum == 0:
 		return fmt.Errorf("-nesterov needs -momentum > 0")
-	case c.WeightDecay < 0:
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
 		return fmt.Errorf("-wd %g: want 0 or more", c.WeightDecay)
-	case c.WarmupEpochs < 0 || c.WarmupEpochs >= float64(c.Epochs):
+	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs < float64(c.Epochs)):
 		return fmt.Errorf("-warmup %g epochs: want 0 ≤ warm-up < -epochs %d", c.WarmupEpochs, c.Epochs)
-	case c.Pad < 0:
-		return fmt.Errorf("-pad %d: want 0 or more", c.Pad)
+	case c.Pad < 0 || c.Pad > MaxPad:
+		return fmt.Errorf("-pad %d: want 0 to %d", c.Pad, MaxPad)
 	case c.Dtype != "float32" && c.Dtype != "float64":
 		return fmt.Errorf("-dtype %q: want float32 or float64", c.Dtype)
 	}
@@ -131,11 +139,20 @@ func ReadConfig(path string, base Config) (Config, error) {
 		return base, fmt.Errorf("reading config: %w", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
+	return decodeConfig(f, path, base)
+}
+
+// decodeConfig reads one JSON object of settings from r over base; path names it in errors.
+func decodeConfig(r io.Reader, path string, base Config) (Config, error) {
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	c := base
 	if err := dec.Decode(&c); err != nil {
 		return base, fmt.Errorf("config %s: %w", path, err)
+	}
+	// A second object (two files concatenated, an editor's paste) would otherwise be ignored.
+	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
+		return base, fmt.Errorf("config %s: data after the settings object", path)
 	}
 	return c, nil
 }

@@ -176,7 +176,12 @@ func ReadProbeCSV(path string) ([]ProbeRow, error) {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	return parseProbe(f, path)
+}
+
+// parseProbe reads a probe file from r; path names it in errors.
+func parseProbe(r io.Reader, path string) ([]ProbeRow, error) {
+	recs, err := csv.NewReader(r).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/rundir"
 	"github.com/resnet-go/resnet/train/runlog"
 )
 
@@ -57,11 +58,30 @@ type Result struct {
 	Probe   []ProbeRow // with Options.ProbeEvery
 }
 
-// Final returns the record of the last epoch.
-func (r *Result) Final() runlog.Record { return r.Records[len(r.Records)-1] }
+// Final returns the record of the last epoch, and false when the run has none.
+func (r *Result) Final() (runlog.Record, bool) {
+	if r == nil || len(r.Records) == 0 {
+		return runlog.Record{}, false
+	}
+	return r.Records[len(r.Records)-1], true
+}
 
-// ErrNonFinite is returned (wrapped) when the loss becomes NaN or infinite.
-var ErrNonFinite = errors.New("loss is not finite")
+// ErrDiverged is returned (wrapped) when a training loss becomes NaN, infinite or larger than
+// MaxLoss, or an evaluation loss becomes NaN or infinite. The run stops before the update, or
+// before saving the epoch, so the last checkpoint is the last good state.
+var ErrDiverged = errors.New("loss diverged")
+
+// MaxLoss bounds a sane training loss. Cross-entropy starts at ln(classes) (2.3 for 10 classes,
+// 6.9 for 1000) and a diverging net passes any bound within a few steps; a finite loss of 1e24
+// only postpones the NaN, so the run stops as for a NaN, before the update. Evaluation losses
+// are not bounded: right after a fast change of the weights the running statistics lag and a
+// healthy net can show a test loss of 10⁸ in evaluation mode for an epoch.
+const MaxLoss = 1e6
+
+// diverged reports a loss that stops a run: not finite, or (with bound > 0) above bound.
+func diverged(loss, bound float64) bool {
+	return math.IsNaN(loss) || math.IsInf(loss, 0) || (bound > 0 && loss > bound)
+}
 
 // Run trains cfg.Model on cfg.Data, evaluating on the validation and test sets after every epoch
 // and writing the metrics, the curves and a checkpoint to o.Dir after each. It stops early, with
@@ -130,7 +150,8 @@ type run struct {
 	state               RunState
 	trainN, valN, testN int
 	probe               *GradientProbe
-	observers           []Observer // the probe and Options.Observer, when set
+	observers           []Observer   // the probe and Options.Observer, when set
+	lock                *rundir.Lock // the run directory is this process's while r lives
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
@@ -138,8 +159,14 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		return nil, fmt.Errorf("no run directory (-out)")
 	}
 	r := &run{cfg: cfg, o: o}
+	// Own the directory before reading or writing anything in it: a second process gets an
+	// error instead of mixing its files with this run's.
+	if r.lock, err = rundir.Acquire(o.Dir); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
+			r.lock.Abandon() // before close releases it
 			r.close()
 		}
 	}()
@@ -165,6 +192,9 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		r.valN = val.Len()
 	}
 	c, h, w := trainSet.Shape()
+	if cfg.Pad > h || cfg.Pad > w {
+		return nil, fmt.Errorf("-pad %d: wider than the %d×%d images", cfg.Pad, h, w)
+	}
 	if r.spec, err = resnet.ByName(cfg.Model, trainSet.Classes(), c); err != nil {
 		return nil, err
 	}
@@ -222,9 +252,6 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	if err := r.sched.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
-	}
 	if ck == nil {
 		if err := writeConfig(filepath.Join(o.Dir, ConfigFile), cfg); err != nil {
 			return nil, err
@@ -232,6 +259,9 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	}
 	if r.log, err = runlog.Open(o.Dir, st.Epoch); err != nil {
 		return nil, err
+	}
+	if err := checkRecords(r.log.Records(), st.Epoch); err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", o.Dir, err)
 	}
 	if o.ProbeEvery > 0 {
 		r.probe = &GradientProbe{Every: o.ProbeEvery}
@@ -315,6 +345,23 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("test: %w", err)
 		}
 		rec.TestLoss, rec.TestErr = m.Loss, m.Err
+		// Weights that give NaN in evaluation are not a state to resume from: neither the record
+		// nor the checkpoint of this epoch is written.
+		for _, l := range []struct {
+			set  string
+			loss float64
+		}{{"validation", rec.ValLoss}, {"test", rec.TestLoss}} {
+			if l.set == "validation" && r.valL == nil {
+				continue
+			}
+			if diverged(l.loss, 0) {
+				err := fmt.Errorf("epoch %d (lr %g): %w: %s loss %g", epoch, rec.LR, ErrDiverged, l.set, l.loss)
+				if st.Epoch > 0 {
+					return nil, fmt.Errorf("%w (the checkpoint of epoch %d is kept: %s)", err, st.Epoch, ckptPath)
+				}
+				return nil, err
+			}
+		}
 		rec.EpochSec = time.Since(epochStart).Seconds()
 		rec.WallSec = wallBefore + time.Since(segmentStart).Seconds()
 
@@ -366,9 +413,9 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		if err != nil {
 			return 0, 0, 0, err
 		}
-		// A non-finite loss is never applied: the weights in memory stay those of the last step.
-		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrNonFinite, l)
+		// A diverged loss is never applied: the weights in memory stay those of the last step.
+		if diverged(l, MaxLoss) {
+			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrDiverged, l)
 		}
 		for _, o := range r.observers {
 			if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {
@@ -402,7 +449,22 @@ func (r *run) printEpoch(rec runlog.Record) {
 		rec.Epoch, r.cfg.Epochs, rec.LR, rec.TrainLoss, 100*rec.TrainErr, val, rec.TestLoss, 100*rec.TestErr, rec.ImgPerSec, rec.EpochSec)
 }
 
+// checkRecords reports metrics that disagree with the checkpoint: a resumed run must find the
+// records of exactly the epochs 1…epochs it continues after.
+func checkRecords(recs []runlog.Record, epochs int) error {
+	if len(recs) != epochs {
+		return fmt.Errorf("%s holds %d records but the checkpoint is after epoch %d: the run directory is inconsistent", MetricsFile, len(recs), epochs)
+	}
+	for i, rec := range recs {
+		if rec.Epoch != i+1 {
+			return fmt.Errorf("%s: record %d is of epoch %d, want %d: the run directory is inconsistent", MetricsFile, i+1, rec.Epoch, i+1)
+		}
+	}
+	return nil
+}
+
 func (r *run) close() {
+	defer r.lock.Release()
 	if r.tr != nil {
 		r.tr.Close()
 	}

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/train/checkpoint"
 	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/rundir"
 	"github.com/resnet-go/resnet/train/runlog"
 )
 
@@ -40,7 +43,9 @@ func TestRunLearnsAndWritesItsFiles(t *testing.T) {
 	res, err := train.Run(context.Background(), smallConfig(), train.Options{Dir: dir})
 	require.NoError(t, err)
 	require.Len(t, res.Records, 3)
-	first, last := res.Records[0], res.Final()
+	first := res.Records[0]
+	last, ok := res.Final()
+	require.True(t, ok)
 	assert.Less(t, last.TrainLoss, first.TrainLoss)
 	assert.Less(t, last.TestErr, 0.5, "the synthetic classes are easy")
 	assert.False(t, math.IsNaN(last.ValErr), "validation measured")
@@ -119,26 +124,105 @@ func TestResumeReproducesAnUninterruptedRun(t *testing.T) {
 	assert.ErrorContains(t, err, "differs from the checkpoint's (lr 0.1 there, 0.2 now)")
 }
 
-// A loss that turns NaN stops the run with a clear error and leaves the last good checkpoint.
-func TestNaNStopsTheRun(t *testing.T) {
+// A diverged loss stops the run with a clear error, before the bad update or before saving
+// the epoch, and leaves the last good checkpoint, from which the run resumes.
+func TestDivergenceStopsTheRun(t *testing.T) {
+	set := func(name string, v func(i int) float32) observer {
+		return func(tr *train.Trainer, epoch, step int) error {
+			if epoch == 2 {
+				p, ok := tr.Model.Builder.Params().Get(name)
+				require.True(t, ok, name)
+				d := p.Value.Data().([]float32)
+				for i := range d {
+					d[i] = v(i)
+				}
+			}
+			return nil
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		poison observer
+		want   string
+	}{
+		{"NaN training loss", set("conv1.weight", func(int) float32 { return float32(math.NaN()) }), "epoch 2, step 10 (lr "},
+		{"training loss beyond MaxLoss", set("fc.weight", func(i int) float32 { return float32(1e9 * float64(i%7)) }), "epoch 2, step 10 (lr "},
+		// Running statistics are used only in evaluation: training goes on, evaluation is NaN.
+		{"NaN only in evaluation", set("bn1.running_var", func(int) float32 { return float32(math.NaN()) }), "loss diverged: validation loss NaN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := train.Run(context.Background(), smallConfig(), train.Options{Dir: dir, Observer: tc.poison})
+			require.ErrorIs(t, err, train.ErrDiverged)
+			assert.ErrorContains(t, err, tc.want)
+			assert.ErrorContains(t, err, "the checkpoint of epoch 1 is ")
+			ck, err := train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
+			require.NoError(t, err)
+			assert.Equal(t, 1, ck.State.Epoch)
+			recs, err := runlog.ReadRecords(filepath.Join(dir, train.MetricsFile))
+			require.NoError(t, err)
+			assert.Len(t, recs, 1)
+
+			s, err := train.Prepare(smallConfig(), train.Options{Dir: dir, Resume: true})
+			require.NoError(t, err, "the last good state resumes")
+			s.Close()
+		})
+	}
+}
+
+// State on disk that disagrees with the checkpoint is reported, never indexed blindly.
+func TestResumeOfInconsistentRun(t *testing.T) {
 	dir := t.TempDir()
-	poison := observer(func(tr *train.Trainer, epoch, step int) error {
-		if epoch == 2 {
-			w := tr.Params()[0].Param.Value.Data().([]float32)
-			w[0] = float32(math.NaN())
+	cfg := smallConfig()
+	cfg.Epochs = 1
+	_, err := train.Run(context.Background(), cfg, train.Options{Dir: dir})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, train.MetricsFile), nil, 0o644))
+	_, err = train.Run(context.Background(), cfg, train.Options{Dir: dir, Resume: true})
+	assert.ErrorContains(t, err, "metrics.jsonl holds 0 records but the checkpoint is after epoch 1: the run directory is inconsistent")
+
+	assert.NotPanics(t, func() {
+		_, ok := (&train.Result{}).Final()
+		assert.False(t, ok)
+	})
+}
+
+// A run directory belongs to one process at a time; a refused run leaves no directory behind.
+func TestRunDirectoryIsOwned(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := smallConfig()
+	cfg.Epochs = 1
+	inside, release := make(chan struct{}), make(chan struct{})
+	hold := observer(func(*train.Trainer, int, int) error {
+		if inside != nil {
+			close(inside)
+			inside = nil
+			<-release
 		}
 		return nil
 	})
-	_, err := train.Run(context.Background(), smallConfig(), train.Options{Dir: dir, Observer: poison})
-	require.ErrorIs(t, err, train.ErrNonFinite)
-	assert.ErrorContains(t, err, "epoch 2, step 10")
-	assert.ErrorContains(t, err, "the checkpoint of epoch 1 is intact")
+	started := inside
+	done := make(chan error)
+	go func() {
+		_, err := train.Run(context.Background(), cfg, train.Options{Dir: dir, Observer: hold})
+		done <- err
+	}()
+	<-started
+	_, err := train.Run(context.Background(), cfg, train.Options{Dir: dir})
+	assert.ErrorIs(t, err, rundir.ErrInUse)
+	assert.ErrorContains(t, err, dir)
+	close(release)
+	require.NoError(t, <-done)
 	ck, err := train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
 	require.NoError(t, err)
 	assert.Equal(t, 1, ck.State.Epoch)
-	recs, err := runlog.ReadRecords(filepath.Join(dir, train.MetricsFile))
-	require.NoError(t, err)
-	assert.Len(t, recs, 1)
+
+	gone := filepath.Join(t.TempDir(), "never")
+	bad := cfg
+	bad.Data, bad.DataDir = "mnist", filepath.Join(gone, "no-such-data")
+	_, err = train.Run(context.Background(), bad, train.Options{Dir: gone})
+	require.Error(t, err)
+	assert.NoDirExists(t, gone, "a refused run leaves no directory")
 }
 
 func TestCheckpointOfAnotherModel(t *testing.T) {
@@ -217,4 +301,51 @@ func TestEvalBatchNormUsesRunningStatistics(t *testing.T) {
 	changed, err := ev4.Logits(x)
 	require.NoError(t, err)
 	assert.NotEqual(t, allData, changed.Data(), "the running variance is used")
+}
+
+// Checkpoint metadata is validated against the tensors it describes before anything is built
+// from it: a forged header with a valid CRC cannot make a loader build a huge graph.
+func TestForgedCheckpointMetadata(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	cfg.Epochs = 1
+	_, err := train.Run(context.Background(), cfg, train.Options{Dir: dir})
+	require.NoError(t, err)
+	good, err := checkpoint.Load(filepath.Join(dir, train.CheckpointFile))
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name  string
+		forge func(m map[string]any)
+		want  string
+	}{
+		{"classes 1e9", func(m map[string]any) { m["classes"] = 1e9 }, "1000000000 classes, but fc.weight has shape [10 64]"},
+		{"classes of another head", func(m map[string]any) { m["classes"] = 5 }, "5 classes, but fc.weight has shape [10 64]"},
+		{"input channels", func(m map[string]any) { m["input"] = []int{3, 28, 28} }, "3 input channels, but conv1.weight has shape [16 1 3 3]"},
+		{"a deeper model", func(m map[string]any) { m["model"] = "resnet6000000002" }, "model resnet6000000002, but the checkpoint has no layer3.999999999.conv1.weight"},
+		{"an unknown model", func(m map[string]any) { m["model"] = "vgg16" }, `unknown model "vgg16"`},
+		{"huge images", func(m map[string]any) { m["input"] = []int{1, 100000, 100000} }, "input 100000×100000: resnet8 takes sides from"},
+		{"zero std", func(m map[string]any) { m["std"] = []float64{0} }, "channel 0: mean"},
+		{"means for other channels", func(m map[string]any) { m["mean"] = []float64{0, 0, 0} }, "normalisation of 3 means and 1 stds for 1 channels"},
+		{"epoch past the run", func(m map[string]any) { m["epoch"] = 99 }, "epoch 99 of a run of 1"},
+		{"negative step", func(m map[string]any) { m["step"] = -1 }, "step -1"},
+		{"bad settings", func(m map[string]any) { m["config"].(map[string]any)["batch"] = 0 }, "its settings: -batch 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var meta map[string]any
+			require.NoError(t, json.Unmarshal(good.Meta, &meta))
+			tc.forge(meta)
+			forged := *good
+			forged.Meta, err = json.Marshal(meta)
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "forged.ckpt")
+			require.NoError(t, checkpoint.Save(path, &forged)) // a valid CRC
+			_, err := train.LoadCheckpoint(path)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "checkpoint "+path+": metadata: ")
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	_, err = train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
+	assert.NoError(t, err, "the genuine checkpoint passes")
 }

@@ -39,16 +39,16 @@ func (s Schedule) Validate() error {
 		return fmt.Errorf("train: %d warm-up steps for a run of %d steps", s.Warmup, s.Total)
 	}
 	if s.Kind == "step" {
-		if s.Gamma <= 0 || s.Gamma > 1 {
+		if !(s.Gamma > 0 && s.Gamma <= 1) { // NaN fails every comparison
 			return fmt.Errorf("train: step schedule gamma %g: want 0 < gamma ≤ 1", s.Gamma)
+		}
+		for _, m := range s.Milestones {
+			if !(m > 0 && m < 1) {
+				return fmt.Errorf("train: milestone %g: want a fraction of the run in (0, 1)", m)
+			}
 		}
 		if !sort.Float64sAreSorted(s.Milestones) {
 			return fmt.Errorf("train: milestones %v are not increasing", s.Milestones)
-		}
-		for _, m := range s.Milestones {
-			if m <= 0 || m >= 1 {
-				return fmt.Errorf("train: milestone %g: want a fraction of the run in (0, 1)", m)
-			}
 		}
 	}
 	return nil

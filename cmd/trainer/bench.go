@@ -11,13 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/train"
 )
 
 func bench(args []string, stdout io.Writer) error {
-	fs := newFlags("bench")
+	fs := cli.NewFlagSet("bench", "trainer bench [flags]")
 	var mf modelFlags
 	mf.register(fs, "resnet20")
 	batch := fs.Int("batch", 128, "batch size (overrides N of -input)")
@@ -26,18 +27,18 @@ func bench(args []string, stdout io.Writer) error {
 	infer := fs.Bool("infer", false, "time inference (evaluation mode, forward only) instead of training")
 	workers := fs.Int("workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
 	switch {
 	case *batch < 1:
-		return usageError{fmt.Errorf("-batch %d: must be at least 1", *batch)}
+		return cli.UsageError{Err: fmt.Errorf("-batch %d: must be at least 1", *batch)}
 	case *steps < 1:
-		return usageError{fmt.Errorf("-steps %d: must be at least 1", *steps)}
+		return cli.UsageError{Err: fmt.Errorf("-steps %d: must be at least 1", *steps)}
 	case *warmup < 0:
-		return usageError{fmt.Errorf("-warmup %d: must not be negative", *warmup)}
+		return cli.UsageError{Err: fmt.Errorf("-warmup %d: must not be negative", *warmup)}
 	case *workers < 0:
-		return usageError{fmt.Errorf("-workers %d: must not be negative", *workers)}
+		return cli.UsageError{Err: fmt.Errorf("-workers %d: must not be negative", *workers)}
 	}
 	spec, shape, dt, err := mf.resolve()
 	if err != nil {

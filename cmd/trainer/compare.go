@@ -12,13 +12,15 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 )
 
 // compare runs "trainer bench" and the PyTorch peer on the same workloads, alternating them
 // round by round so that both see the same machine load, and prints the median throughputs and
 // their ratio. Each run is its own process, so peak RSS and warm-up are not shared.
 func compare(args []string, stdout io.Writer) error {
-	fs := newFlags("compare")
+	fs := cli.NewFlagSet("compare", "trainer compare [flags]")
 	workloads := fs.String("workloads", "resnet20:128,resnet56:128,plain20:128,resnet18-infer:16,resnet50-infer:8",
 		"comma-separated MODEL:BATCH; a -infer suffix times inference")
 	rounds := fs.Int("rounds", 3, "alternating rounds per workload")
@@ -26,11 +28,11 @@ func compare(args []string, stdout io.Writer) error {
 	peer := fs.String("peer", "../shared/peers/pytorch_bench.py", "the PyTorch reference script")
 	python := fs.String("python", "/usr/bin/python3", "interpreter that has torch")
 	threads := fs.Int("threads", 2, "PyTorch threads")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
 	if *rounds < 1 || *steps < 1 {
-		return usageError{fmt.Errorf("-rounds %d and -steps %d must be at least 1", *rounds, *steps)}
+		return cli.UsageError{Err: fmt.Errorf("-rounds %d and -steps %d must be at least 1", *rounds, *steps)}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -47,7 +49,7 @@ func compare(args []string, stdout io.Writer) error {
 		name, bs, ok := strings.Cut(strings.TrimSpace(w), ":")
 		batch, err := strconv.Atoi(bs)
 		if !ok || err != nil || batch < 1 {
-			return usageError{fmt.Errorf("-workloads: %q is not MODEL:BATCH", w)}
+			return cli.UsageError{Err: fmt.Errorf("-workloads: %q is not MODEL:BATCH", w)}
 		}
 		model, infer := strings.CutSuffix(name, "-infer")
 		ws = append(ws, workload{name, model, infer, batch})

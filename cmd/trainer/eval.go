@@ -7,27 +7,28 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
 )
 
 func evalCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("eval")
+	fs := cli.NewFlagSet("eval", "trainer eval [flags]")
 	ckptPath := fs.String("checkpoint", "", "checkpoint file (a run's checkpoint.ckpt) or run directory")
 	name := fs.String("data", "", "data set (default: the one the checkpoint was trained on)")
 	dir := fs.String("data-dir", "", "directory of the data set's files (default: the checkpoint's)")
 	split := fs.String("split", "test", "test or train")
 	batch := fs.Int("batch", 500, "batch size")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
 	switch {
 	case *ckptPath == "":
-		return usageError{fmt.Errorf("-checkpoint is required")}
+		return cli.UsageError{Err: fmt.Errorf("-checkpoint is required")}
 	case *split != "test" && *split != "train":
-		return usageError{fmt.Errorf("-split %q: want test or train", *split)}
+		return cli.UsageError{Err: fmt.Errorf("-split %q: want test or train", *split)}
 	case *batch < 1:
-		return usageError{fmt.Errorf("-batch %d: want at least 1", *batch)}
+		return cli.UsageError{Err: fmt.Errorf("-batch %d: want at least 1", *batch)}
 	}
 	ck, err := loadCheckpoint(*ckptPath)
 	if err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +9,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/resnet"
 )
 
@@ -29,16 +28,14 @@ Run "trainer <command> -h" for its flags.
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// usageError is bad input from the user: exit status 2.
-type usageError struct{ error }
-
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+		return cli.ExitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return cli.ExitOK
 	}
 	var err error
 	switch args[0] {
@@ -55,46 +52,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "compare":
 		err = compare(args[1:], stdout)
 	default:
-		err = usageError{fmt.Errorf("unknown command %q (want train, eval, predict, summary, bench or compare)", args[0])}
+		err = cli.Usagef("unknown command %q (want train, eval, predict, summary, bench or compare)", args[0])
 	}
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "trainer %s: %v\n", args[0], err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "trainer %s: %v\n", args[0], err)
-		return 1
-	}
-}
-
-// newFlags returns a flag set that reports errors once, through run, instead of printing usage.
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parse parses args, turning every problem into a usageError; -h prints the flags to out.
-func parse(fs *flag.FlagSet, args []string, out io.Writer) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(out, "usage: trainer %s [flags]\n", fs.Name())
-			fs.SetOutput(out)
-			fs.PrintDefaults()
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	return nil
+	return cli.Status("trainer "+args[0], err, stderr)
 }
 
 // modelFlags are the flags every command takes to choose a model.
@@ -106,7 +66,7 @@ type modelFlags struct {
 	seed    int64
 }
 
-func (m *modelFlags) register(fs *flag.FlagSet, model string) {
+func (m *modelFlags) register(fs *cli.FlagSet, model string) {
 	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), plain18…, plain20…")
 	fs.IntVar(&m.classes, "classes", 0, "number of classes (default 1000 for ImageNet nets, 10 for CIFAR nets)")
 	fs.StringVar(&m.input, "input", "", "input shape N,C,H,W (default 1,3,224,224 for ImageNet nets, 1,3,32,32 for CIFAR nets)")
@@ -119,7 +79,7 @@ func (m *modelFlags) resolve() (resnet.Spec, [4]int, tensor.Dtype, error) {
 	var shape [4]int
 	probe, err := resnet.ByName(m.model, 1, 3)
 	if err != nil {
-		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: err}
 	}
 	classes, input := m.classes, m.input
 	if classes == 0 {
@@ -135,14 +95,14 @@ func (m *modelFlags) resolve() (resnet.Spec, [4]int, tensor.Dtype, error) {
 		}
 	}
 	if shape, err = parseShape(input); err != nil {
-		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: err}
 	}
 	spec, err := resnet.ByName(m.model, classes, shape[1])
 	if err != nil {
-		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{err}
+		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: err}
 	}
 	if min := spec.MinInput(); shape[2] < min || shape[3] < min {
-		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{fmt.Errorf("-input %s: %s needs H and W of at least %d", input, spec.Name, min)}
+		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: fmt.Errorf("-input %s: %s needs H and W of at least %d", input, spec.Name, min)}
 	}
 	var dt tensor.Dtype
 	switch m.dtype {
@@ -151,7 +111,7 @@ func (m *modelFlags) resolve() (resnet.Spec, [4]int, tensor.Dtype, error) {
 	case "float64":
 		dt = tensor.Float64
 	default:
-		return resnet.Spec{}, shape, tensor.Dtype{}, usageError{fmt.Errorf("-dtype %q: want float32 or float64", m.dtype)}
+		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: fmt.Errorf("-dtype %q: want float32 or float64", m.dtype)}
 	}
 	return spec, shape, dt, nil
 }

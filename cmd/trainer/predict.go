@@ -8,35 +8,35 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
 )
 
 func predictCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("predict")
+	fs := cli.NewFlagSet("predict", "trainer predict -checkpoint CKPT [flags] FILE...")
 	ckptPath := fs.String("checkpoint", "", "checkpoint file (a run's checkpoint.ckpt) or run directory")
 	format := fs.String("format", "", "png, idx (an IDX image file), cifar10 or cifar100 (default: png for .png files, idx otherwise)")
 	top := fs.Int("top", 3, "classes to show per image")
 	limit := fs.Int("limit", 20, "records to show per IDX/CIFAR file (0: all)")
-	// Files follow the flags, so parse without rejecting arguments.
-	if err := fs.Parse(args); err != nil {
-		return parse(fs, args, stdout)
+	files, err := fs.Parse(args, stdout) // flags may follow the files
+	if err != nil {
+		return err
 	}
-	files := fs.Args()
 	switch {
 	case *ckptPath == "":
-		return usageError{fmt.Errorf("-checkpoint is required")}
+		return cli.UsageError{Err: fmt.Errorf("-checkpoint is required")}
 	case len(files) == 0:
-		return usageError{fmt.Errorf("no images given (PNG files, or IDX/CIFAR files with -format)")}
+		return cli.UsageError{Err: fmt.Errorf("no images given (PNG files, or IDX/CIFAR files with -format)")}
 	case *top < 1:
-		return usageError{fmt.Errorf("-top %d: want at least 1", *top)}
+		return cli.UsageError{Err: fmt.Errorf("-top %d: want at least 1", *top)}
 	case *limit < 0:
-		return usageError{fmt.Errorf("-limit %d: want 0 or more", *limit)}
+		return cli.UsageError{Err: fmt.Errorf("-limit %d: want 0 or more", *limit)}
 	}
 	switch *format {
 	case "", "png", "idx", "cifar10", "cifar100":
 	default:
-		return usageError{fmt.Errorf("-format %q: want png, idx, cifar10 or cifar100", *format)}
+		return cli.UsageError{Err: fmt.Errorf("-format %q: want png, idx, cifar10 or cifar100", *format)}
 	}
 	ck, err := loadCheckpoint(*ckptPath)
 	if err != nil {

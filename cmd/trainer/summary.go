@@ -8,16 +8,17 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train"
 )
 
 func summary(args []string, stdout io.Writer) error {
-	fs := newFlags("summary")
+	fs := cli.NewFlagSet("summary", "trainer summary [flags]")
 	var mf modelFlags
 	mf.register(fs, "resnet18")
-	if err := parse(fs, args, stdout); err != nil {
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
 	spec, shape, dt, err := mf.resolve()

@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/graph/ops"
+	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train"
 )
 
@@ -29,7 +31,7 @@ type runFlags struct {
 
 // registerConfig binds every setting of c to a flag whose default is c's current value, so
 // defaults come from DefaultConfig, a -config file or a checkpoint.
-func registerConfig(fs *flag.FlagSet, c *train.Config) {
+func registerConfig(fs *cli.FlagSet, c *train.Config) {
 	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, plain18…")
 	fs.StringVar(&c.Data, "data", c.Data, "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the data set's files (fashion-mnist default: /usr/share/datasets/fashion-mnist)")
@@ -56,7 +58,7 @@ func registerConfig(fs *flag.FlagSet, c *train.Config) {
 	fs.StringVar(&c.Dtype, "dtype", c.Dtype, "float32 or float64")
 }
 
-func (r *runFlags) register(fs *flag.FlagSet) {
+func (r *runFlags) register(fs *cli.FlagSet) {
 	fs.StringVar(&r.config, "config", r.config, "read the settings from a JSON file (run.json of a run); flags override it")
 	fs.StringVar(&r.out, "out", r.out, "run directory (default runs/MODEL-DATA-TIME)")
 	fs.BoolVar(&r.resume, "resume", r.resume, "continue the run in -out from its checkpoint")
@@ -97,20 +99,20 @@ func (f *floatList) Set(s string) error {
 func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error) {
 	// First pass: find -config, -out and -resume, which decide where the defaults come from.
 	var rf runFlags
-	probe := newFlags("train")
+	probe := cli.NewFlagSet("train", "trainer train [flags]")
 	scratch := train.DefaultConfig()
 	registerConfig(probe, &scratch)
 	rf.register(probe)
-	if err := parse(probe, args, stdout); err != nil {
+	if err := probe.ParseNoArgs(args, stdout); err != nil {
 		return train.Config{}, rf, err
 	}
 	base := train.DefaultConfig()
 	switch {
 	case rf.resume && rf.config != "":
-		return base, rf, usageError{fmt.Errorf("-resume takes the settings from the checkpoint; drop -config")}
+		return base, rf, cli.UsageError{Err: fmt.Errorf("-resume takes the settings from the checkpoint; drop -config")}
 	case rf.resume:
 		if rf.out == "" {
-			return base, rf, usageError{fmt.Errorf("-resume needs -out, the directory of the run to continue")}
+			return base, rf, cli.UsageError{Err: fmt.Errorf("-resume needs -out, the directory of the run to continue")}
 		}
 		ck, err := train.LoadCheckpoint(filepath.Join(rf.out, train.CheckpointFile))
 		if err != nil {
@@ -120,29 +122,49 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	case rf.config != "":
 		var err error
 		if base, err = train.ReadConfig(rf.config, base); err != nil {
-			return base, rf, usageError{err}
+			return base, rf, cli.UsageError{Err: err}
 		}
 	}
-	fs := newFlags("train")
+	fs := cli.NewFlagSet("train", "trainer train [flags]")
 	cfg := base
 	registerConfig(fs, &cfg)
 	rf.register(fs)
-	if err := parse(fs, args, stdout); err != nil {
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return cfg, rf, err
 	}
+	if !rf.resume && rf.config == "" && !given(fs, "warmup") {
+		cfg.WarmupEpochs = defaultWarmup(cfg.Epochs)
+	}
 	if rf.probe < 0 {
-		return cfg, rf, usageError{fmt.Errorf("-probe %d: want 0 (off) or a number of steps", rf.probe)}
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-probe %d: want 0 (off) or a number of steps", rf.probe)}
 	}
 	if rf.workers < 0 {
-		return cfg, rf, usageError{fmt.Errorf("-workers %d: must not be negative", rf.workers)}
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-workers %d: must not be negative", rf.workers)}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, rf, usageError{err}
+		return cfg, rf, cli.UsageError{Err: err}
+	}
+	if _, err := resnet.ByName(cfg.Model, 10, 1); err != nil {
+		return cfg, rf, cli.UsageError{Err: err}
 	}
 	if rf.out == "" {
 		rf.out = filepath.Join("runs", fmt.Sprintf("%s-%s-%s", cfg.Model, cfg.Data, time.Now().Format("20060102-150405")))
 	}
 	return cfg, rf, nil
+}
+
+// given reports whether the flag called name was set on the command line.
+func given(fs *cli.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// defaultWarmup scales the built-in warm-up (1 epoch of the 15-epoch default run) with the run's
+// length, so that a short run (-epochs 1) works without -warmup.
+func defaultWarmup(epochs int) float64 {
+	def := train.DefaultConfig()
+	return min(def.WarmupEpochs, def.WarmupEpochs*float64(epochs)/float64(def.Epochs))
 }
 
 func trainCmd(args []string, stdout, stderr io.Writer) error {
@@ -175,7 +197,10 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f := res.Final()
+	f, ok := res.Final()
+	if !ok {
+		return fmt.Errorf("%s: the run has no epoch to report", rf.out)
+	}
 	fmt.Fprintf(stdout, "test accuracy: %.2f%% (error %.2f%%, loss %.4f) after %d epochs, %s; curves and checkpoint in %s\n",
 		100*(1-f.TestErr), 100*f.TestErr, f.TestLoss, f.Epoch, time.Duration(f.WallSec*float64(time.Second)).Round(time.Second), rf.out)
 	return nil

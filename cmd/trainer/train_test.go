@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,6 +97,11 @@ func TestTrainEvalPredict(t *testing.T) {
 		assert.Equal(t, 2, strings.Count(lines[0], "%"), out)
 		assert.Equal(t, lines[0], lines[1])
 
+		// Flags may follow the files (the README's `predict -checkpoint DIR FILE -limit 5`).
+		code, after, errOut := runCLI("predict", p, "-checkpoint", dir, p, "-top", "2")
+		assert.Equal(t, 0, code, errOut)
+		assert.Equal(t, out, after)
+
 		small := filepath.Join(t.TempDir(), "small.png")
 		writePNG(t, small, image.NewRGBA(image.Rect(0, 0, 10, 12)))
 		code, _, errOut = runCLI("predict", "-checkpoint", dir, small)
@@ -129,12 +138,24 @@ func TestTrainBadInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(junk, []byte("hello"), 0o644))
 	badCfg := filepath.Join(tmp, "bad.json")
 	require.NoError(t, os.WriteFile(badCfg, []byte(`{"model": "resnet20", "learning_rate": 0.1}`), 0o644))
+	twoObjects := filepath.Join(tmp, "two.json")
+	require.NoError(t, os.WriteFile(twoObjects, []byte(`{"model": "resnet20"} {"model": "resnet56"}`), 0o644))
 	cases := []struct {
 		args []string
 		code int
 		want string
 	}{
 		{[]string{"train", "-lr", "-1"}, 2, "-lr -1"},
+		{[]string{"train", "-momentum", "NaN"}, 2, "-momentum NaN"},
+		{[]string{"train", "-wd", "NaN"}, 2, "-wd NaN"},
+		{[]string{"train", "-wd", "Inf"}, 2, "-wd +Inf"},
+		{[]string{"train", "-schedule", "step", "-gamma", "NaN"}, 2, "gamma NaN"},
+		{[]string{"train", "-schedule", "step", "-milestones", "0.5,NaN"}, 2, "milestone NaN"},
+		{[]string{"train", "-warmup", "NaN"}, 2, "-warmup NaN"},
+		{[]string{"train", "-epochs", "9223372036854775807"}, 2, "-epochs 9223372036854775807: want 1 to 100000"},
+		{[]string{"train", "-pad", "100000"}, 2, "-pad 100000: want 0 to 64"},
+		{[]string{"train", "-pad", "40", "-data", "synthetic", "-out", filepath.Join(tmp, "r")}, 1, "-pad 40: wider than the 28×28 images"},
+		{[]string{"train", "-config", twoObjects}, 2, "data after the settings object"},
 		{[]string{"train", "-schedule", "exp"}, 2, `schedule "exp"`},
 		{[]string{"train", "-data", "imagenet"}, 2, `-data "imagenet": want one of fashion-mnist, mnist, cifar10, cifar100, synthetic, builtin`},
 		{[]string{"train", "-batch", "1"}, 2, "-batch 1"},
@@ -146,7 +167,7 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "-config", filepath.Join(tmp, "none.json")}, 2, "none.json"},
 		{[]string{"train", "-resume"}, 2, "-resume needs -out"},
 		{[]string{"train", "-resume", "-out", tmp}, 1, "checkpoint.ckpt"},
-		{[]string{"train", "-model", "resnet7", "-out", filepath.Join(tmp, "r")}, 1, `unknown model "resnet7"`},
+		{[]string{"train", "-model", "resnet7", "-out", filepath.Join(tmp, "r")}, 2, `unknown model "resnet7"`},
 		{[]string{"train", "-data", "cifar10", "-out", filepath.Join(tmp, "r")}, 1, "-data-dir"},
 		{[]string{"train", "-data", "fashion-mnist", "-data-dir", filepath.Join(tmp, "nowhere"), "-out", filepath.Join(tmp, "r")}, 1, "nowhere"},
 		{[]string{"eval"}, 2, "-checkpoint is required"},
@@ -166,4 +187,59 @@ func TestTrainBadInput(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 		})
 	}
+}
+
+// A run of one epoch works with the default warm-up, which scales with the run.
+func TestShortRunWithDefaults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI("train", "-out", dir, "-model", "resnet8", "-data", "synthetic", "-train-limit", "64",
+		"-test-limit", "100", "-batch", "32", "-epochs", "1", "-quiet")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "epoch   1/1")
+	cfg, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(cfg), `"warmup_epochs": 0.06666666666666667`)
+}
+
+// -h prints the usage and the flags on stdout and exits 0, for every command.
+func TestHelp(t *testing.T) {
+	for _, cmd := range []string{"train", "eval", "predict", "summary", "bench", "compare"} {
+		code, out, errOut := runCLI(cmd, "-h")
+		assert.Equal(t, 0, code, cmd)
+		assert.Empty(t, errOut, cmd)
+		assert.Contains(t, out, "usage: trainer "+cmd, cmd)
+		assert.Contains(t, out, "flags:\n", cmd)
+	}
+	code, out, _ := runCLI("-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "commands:")
+}
+
+// Ctrl-C is a user's stop, not a failure: exit status 130, no NaN shown, the checkpoint kept.
+func TestInterrupt(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(exe, "train", "-out", dir, "-model", "resnet8", "-data", "synthetic", "-epochs", "50",
+		"-batch", "32", "-train-limit", "64", "-test-limit", "64", "-workers", "1")
+	cmd.Env = append(os.Environ(), "TRAINER_TEST_AS_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	// Interrupt once the first epoch has ended, so there is a checkpoint to keep.
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "epoch   1/50") {
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	go io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, stderr.String())
+	assert.Equal(t, 130, exit.ExitCode(), stderr.String())
+	assert.NotContains(t, stderr.String(), "NaN")
+	assert.Contains(t, stderr.String(), "context canceled (the checkpoint of epoch ")
+	_, err = os.Stat(filepath.Join(dir, "checkpoint.ckpt"))
+	assert.NoError(t, err)
 }

@@ -6,8 +6,11 @@
 // the deep ResNet trains better than the deep plain net, and the deep ResNet trains no worse than
 // the shallow one.
 //
-//	go run ./experiments/degradation                # Fashion-MNIST, depths 20 and 56, 6 epochs
-//	go run ./experiments/degradation -quick         # synthetic data, a few seconds
+//	go run ./experiments/degradation                # Fashion-MNIST, depths 20 and 56, 6 epochs, into runs/degradation
+//	go run ./experiments/degradation -quick -out build/quick   # synthetic data, a few seconds
+//
+// Results already in -out are replaced only with -overwrite, and a -quick run never writes into
+// the committed experiments/degradation/results*.
 //
 // On a machine with several cores, nets can train in separate processes, one core each
 // (-nets plain56,plain20 -workers 1 beside -nets resnet56,resnet20 -workers 1); a last run
@@ -35,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
@@ -43,29 +47,20 @@ import (
 
 func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
 
-// usageError is a bad flag: exit status 2.
-type usageError struct{ error }
-
 // run is the whole program with its streams given, so the test can run it in-process. It returns
 // the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	s, err := parseFlags(args, stderr)
+	s, err := parseFlags(args, stdout)
+	if err == nil {
+		// -nets writes no results, so only the quick-mode rule applies to it.
+		err = cli.CheckResultsDir(s.out, summaryFile, s.quick, s.overwrite || s.nets != nil)
+	}
 	if err == nil {
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		err = experiment(ctx, s, stdout, stderr)
 	}
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "degradation: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "degradation: %v\n", err)
-		return 1
-	}
+	return cli.Status("degradation", err, stderr)
 }
 
 // settings are the flags of the experiment.
@@ -78,18 +73,17 @@ type settings struct {
 	lr, wd                float64
 	seed                  int64
 	out                   string
-	quick                 bool
+	quick, overwrite      bool
 	workers               int
 	nets                  []string // only these nets are trained, no results written; nil: all
 }
 
 // parseFlags reads and checks the flags. -quick sets the settings of a seconds-long run, but a
 // flag given explicitly still wins, so a test can make the quick run smaller still.
-func parseFlags(args []string, stderr io.Writer) (settings, error) {
+func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	s := settings{}
 	var depths, nets string
-	fs := flag.NewFlagSet("degradation", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported once, by run
+	fs := cli.NewFlagSet("degradation", "go run ./experiments/degradation [flags]")
 	fs.StringVar(&s.data, "data", "fashion-mnist", "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the data set's files (fashion-mnist default: "+data.DebianFashionMNIST+")")
 	fs.StringVar(&depths, "depths", "20,56", "comma-separated depths 6n+2 (at least two); each gets plainD and resnetD")
@@ -100,21 +94,13 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.Float64Var(&s.lr, "lr", 0.1, "base learning rate (step schedule: ÷10 at 50% and 75% of the run)")
 	fs.Float64Var(&s.wd, "wd", 1e-4, "weight decay, on all parameters (the paper's 0.0001)")
 	fs.Int64Var(&s.seed, "seed", 1, "seed of the weights, the shuffling and the augmentation (the same for every net)")
-	fs.StringVar(&s.out, "out", filepath.Join("experiments", "degradation", "results"), "output directory; the nets train into OUT/runs/MODEL")
+	fs.StringVar(&s.out, "out", filepath.Join("runs", "degradation"), "output directory; the nets train into OUT/runs/MODEL (the committed results: -out experiments/degradation/results -overwrite)")
+	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out (its finished runs are reused either way)")
 	fs.BoolVar(&s.quick, "quick", false, "a run of seconds, for CI: -data synthetic -depths 8,14 -epochs 2 -train-limit 256 -test-limit 200 -batch 32 (flags given explicitly win)")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
 	fs.StringVar(&nets, "nets", "", "train only these comma-separated nets of the experiment (e.g. plain56,resnet56) and write no results; a later run without -nets reuses them")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "usage: go run ./experiments/degradation [flags]")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return s, err
-		}
-		return s, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return s, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
+		return s, err
 	}
 	if s.quick {
 		given := map[string]bool{}
@@ -133,10 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	}
 	var err error
 	if s.depths, err = parseDepths(depths); err != nil {
-		return s, usageError{err}
+		return s, cli.UsageError{Err: err}
 	}
 	if s.nets, err = parseNets(nets, s.depths); err != nil {
-		return s, usageError{err}
+		return s, cli.UsageError{Err: err}
 	}
 	switch {
 	case !slices.Contains(train.DataSets(), s.data):
@@ -159,12 +145,12 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 		err = fmt.Errorf("-workers %d: want 0 (GOMAXPROCS) or more", s.workers)
 	}
 	if err != nil {
-		return s, usageError{err}
+		return s, cli.UsageError{Err: err}
 	}
 	// The recipe itself is checked by the trainer's own rules too, so nothing reaches training
 	// that train.Run would refuse half-way through the list of nets.
 	if err := config(s, "resnet"+strconv.Itoa(s.depths[0])).Validate(); err != nil {
-		return s, usageError{err}
+		return s, cli.UsageError{Err: err}
 	}
 	return s, nil
 }
@@ -300,7 +286,7 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 		return err
 	}
 	if di.trainN < s.batch {
-		return usageError{fmt.Errorf("-batch %d is larger than the %d training images", s.batch, di.trainN)}
+		return cli.Usagef("-batch %d is larger than the %d training images", s.batch, di.trainN)
 	}
 	// Inspect every run directory before training anything, so a conflicting run is reported at
 	// once rather than after hours of training the nets before it.

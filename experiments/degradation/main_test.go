@@ -107,9 +107,14 @@ func TestQuickExperiment(t *testing.T) {
 	assert.Equal(t, 1100, img.Bounds().Dx())
 	assert.Equal(t, 450, img.Bounds().Dy())
 
+	// Results are not replaced without -overwrite.
+	code, _, stderr = runMain(t, args...)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "already holds results (summary.json); pass -overwrite")
+
 	// A second run with the same settings reuses the finished runs: nothing is trained and the
 	// numbers are the same.
-	code, stdout, stderr = runMain(t, args...)
+	code, stdout, stderr = runMain(t, append(args, "-overwrite")...)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Equal(t, len(nets), strings.Count(stdout, "reusing the finished run"), stdout)
 	assert.NotContains(t, stdout, "epoch   1/")
@@ -118,11 +123,24 @@ func TestQuickExperiment(t *testing.T) {
 	assert.Equal(t, string(curves), string(again))
 
 	// Other settings in the same -out: refused, naming the run directory, before any training.
-	code, _, stderr = runMain(t, "-quick", "-train-limit", "128", "-test-limit", "100", "-seed", "2", "-out", out)
+	code, _, stderr = runMain(t, "-quick", "-train-limit", "128", "-test-limit", "100", "-seed", "2", "-out", out, "-overwrite")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, filepath.Join(out, "runs", "plain8"))
 	assert.Contains(t, stderr, "seed 1 there, 2 now")
 	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+// A quick run never writes into the committed results; -h prints the flags on stdout.
+func TestQuickNeverTouchesCommittedResults(t *testing.T) {
+	for _, out := range []string{"results", "results-5k"} {
+		code, _, stderr := runMain(t, "-quick", "-out", filepath.Join("..", "degradation", out), "-overwrite")
+		assert.Equal(t, 2, code)
+		assert.Contains(t, stderr, "committed results")
+	}
+	code, stdout, stderr := runMain(t, "-h")
+	assert.Equal(t, 0, code)
+	assert.Empty(t, stderr)
+	assert.Contains(t, stdout, "usage: go run ./experiments/degradation [flags]")
 }
 
 // TestNets trains two of the four nets alone (as one process per core would), then lets a run

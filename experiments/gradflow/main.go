@@ -9,32 +9,26 @@
 // BatchNorm response (the paper's Fig. 7). It writes gradflow.csv, ratios.csv, summary.md and
 // three figures into -out.
 //
-//	go run -tags openblas ./experiments/gradflow                 # full: depths 20, 56, 110 on Fashion-MNIST
+//	go run -tags openblas ./experiments/gradflow                 # full: depths 20, 56, 110 on Fashion-MNIST, into runs/gradflow
 //	go run ./experiments/gradflow -quick -out /tmp/gradflow      # seconds, synthetic data (CI)
+//
+// Results already in -out are replaced only with -overwrite, and a -quick run never writes
+// into the committed experiments/gradflow/results.
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintf(os.Stderr, "gradflow: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(cli.Status("gradflow", run(os.Args[1:], os.Stdout), os.Stderr))
 }
-
-type usageError struct{ error }
 
 // settings are the experiment's flags.
 type settings struct {
@@ -47,14 +41,15 @@ type settings struct {
 	LR      float64 `json:"lr"`
 	WD      float64 `json:"weight_decay"`
 	Seed    int64   `json:"seed"`
-	Out     string  `json:"-"`
-	Workers int     `json:"-"`
-	replot  bool
+	Out       string `json:"-"`
+	Workers   int    `json:"-"`
+	replot    bool
+	quick     bool
+	overwrite bool
 }
 
-func parseFlags(args []string) (settings, error) {
-	fs := flag.NewFlagSet("gradflow", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func parseFlags(args []string, stdout io.Writer) (settings, error) {
+	fs := cli.NewFlagSet("gradflow", "go run ./experiments/gradflow [flags]")
 	s := settings{}
 	depths := fs.String("depths", "20,56,110", "depths 6n+2 of the CIFAR-style nets")
 	replot := fs.Bool("replot", false, "only redraw the figures from -out's gradflow.csv and settings.json")
@@ -67,14 +62,13 @@ func parseFlags(args []string) (settings, error) {
 	fs.Float64Var(&s.LR, "lr", 0.1, "learning rate (momentum 0.9, as the paper)")
 	fs.Float64Var(&s.WD, "wd", 1e-4, "weight decay (the paper's)")
 	fs.Int64Var(&s.Seed, "seed", 1, "seed of the weights, the fixed batch's draw and the training order")
-	fs.StringVar(&s.Out, "out", "experiments/gradflow/results", "output directory")
+	fs.StringVar(&s.Out, "out", filepath.Join("runs", "gradflow"), "output directory (the committed results: -out experiments/gradflow/results -overwrite)")
+	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out")
 	fs.IntVar(&s.Workers, "workers", 0, "goroutines the ops use (0: GOMAXPROCS)")
-	if err := fs.Parse(args); err != nil {
-		return s, usageError{err}
+	if err := fs.ParseNoArgs(args, stdout); err != nil {
+		return s, err
 	}
-	if fs.NArg() > 0 {
-		return s, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
+	s.quick = *quick
 	if *quick {
 		s.Data, *depths, s.Steps, s.Warmup, s.Batch = "synthetic", "8,14", 5, 2, 16
 	}
@@ -82,32 +76,35 @@ func parseFlags(args []string) (settings, error) {
 	for _, d := range strings.Split(*depths, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
 		if err != nil || n < 8 || (n-2)%6 != 0 {
-			return s, usageError{fmt.Errorf("-depths %q: %q is not a depth 6n+2 ≥ 8", *depths, d)}
+			return s, cli.Usagef("-depths %q: %q is not a depth 6n+2 ≥ 8", *depths, d)
 		}
 		s.Depths = append(s.Depths, n)
 	}
 	switch {
 	case s.Steps < 1:
-		return s, usageError{fmt.Errorf("-steps %d: want at least 1", s.Steps)}
+		return s, cli.Usagef("-steps %d: want at least 1", s.Steps)
 	case s.Warmup < 0 || s.Warmup > s.Steps:
-		return s, usageError{fmt.Errorf("-warmup %d: want 0…-steps", s.Warmup)}
+		return s, cli.Usagef("-warmup %d: want 0…-steps", s.Warmup)
 	case s.Batch < 2:
-		return s, usageError{fmt.Errorf("-batch %d: want at least 2", s.Batch)}
+		return s, cli.Usagef("-batch %d: want at least 2", s.Batch)
 	case !(s.LR > 0):
-		return s, usageError{fmt.Errorf("-lr %g: want a positive rate", s.LR)}
+		return s, cli.Usagef("-lr %g: want a positive rate", s.LR)
 	case s.WD < 0:
-		return s, usageError{fmt.Errorf("-wd %g: want 0 or more", s.WD)}
+		return s, cli.Usagef("-wd %g: want 0 or more", s.WD)
 	}
 	return s, nil
 }
 
 func run(args []string, stdout io.Writer) error {
-	s, err := parseFlags(args)
+	s, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
 	}
-	if s.replot {
+	if s.replot { // redraws the figures of -out from its own numbers: nothing else is replaced
 		return replot(s.Out)
+	}
+	if err := cli.CheckResultsDir(s.Out, "gradflow.csv", s.quick, s.overwrite); err != nil {
+		return err
 	}
 	return experiment(s, stdout)
 }

@@ -2,15 +2,19 @@ package main
 
 import (
 	"encoding/csv"
+	"flag"
 	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
 )
 
 // The quick experiment writes every number and figure, and ratios.csv agrees with gradflow.csv.
@@ -77,12 +81,37 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-bogus"}, "flag provided but not defined"},
 	} {
 		err := run(c.args, io.Discard)
-		var ue usageError
+		var ue cli.UsageError
 		require.ErrorAs(t, err, &ue)
 		assert.ErrorContains(t, err, c.want)
 	}
 	err := run([]string{"-data", "fashion-mnist", "-data-dir", t.TempDir(), "-out", t.TempDir()}, io.Discard)
 	assert.ErrorContains(t, err, "train-images-idx3-ubyte")
+}
+
+// Results are never replaced without -overwrite, and a quick run never writes into the committed
+// results; -h prints the flags and is not an error.
+func TestOutputIsGuarded(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, run([]string{"-quick", "-out", out}, io.Discard))
+	before, err := os.ReadFile(filepath.Join(out, "gradflow.csv"))
+	require.NoError(t, err)
+
+	err = run([]string{"-quick", "-out", out, "-seed", "2"}, io.Discard)
+	assert.ErrorContains(t, err, "already holds results (gradflow.csv); pass -overwrite")
+	after, err := os.ReadFile(filepath.Join(out, "gradflow.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	require.NoError(t, run([]string{"-quick", "-out", out, "-seed", "2", "-overwrite"}, io.Discard))
+
+	committed := filepath.Join("..", "gradflow", "results") // this package's own directory
+	err = run([]string{"-quick", "-out", committed, "-overwrite"}, io.Discard)
+	assert.ErrorContains(t, err, "committed results")
+
+	var help strings.Builder
+	assert.ErrorIs(t, run([]string{"-h"}, &help), flag.ErrHelp)
+	assert.Contains(t, help.String(), "-overwrite")
+	assert.Equal(t, 0, cli.Status("gradflow", flag.ErrHelp, io.Discard))
 }
 
 func readCSV(t *testing.T, path string) [][]string {

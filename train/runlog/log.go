@@ -126,6 +126,11 @@ func ReadRecords(path string) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runlog: %w", err)
 	}
+	return parseRecords(data, path)
+}
+
+// parseRecords reads the lines of a metrics.jsonl; path names it in errors.
+func parseRecords(data []byte, path string) ([]Record, error) {
 	var recs []Record
 	for n := 1; len(data) > 0; n++ {
 		line, rest, complete := bytes.Cut(data, []byte("\n"))

@@ -67,7 +67,18 @@ func PlotCurves(records []Record, path, title string) error {
 
 // PanelsPNG draws panels side by side, aligned, under a title, on a white width×height canvas at
 // 100 dpi, and returns the PNG. The training curves and the experiments' figures share it.
-func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) ([]byte, error) {
+// gonum/plot panics on ranges it cannot tick; that comes back as an error, since a figure is
+// never worth a crashed run.
+func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) (png []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			png, err = nil, fmt.Errorf("drawing %q: %v", title, r)
+		}
+	}()
+	for _, p := range panels {
+		fixRange(&p.Y)
+		fixRange(&p.X)
+	}
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(plotDPI))
 	dc := draw.New(img)
 	dc.SetColor(color.White)
@@ -105,7 +116,7 @@ func panel(ylabel string, scale float64, ss []series, records []Record) (p *plot
 		var xys plotter.XYs
 		for _, r := range records {
 			v := s.get(r) * scale
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if !plottable(v) {
 				continue
 			}
 			xys = append(xys, plotter.XY{X: float64(r.Epoch), Y: v})
@@ -129,4 +140,22 @@ func panel(ylabel string, scale float64, ss []series, records []Record) (p *plot
 		drawn = append(drawn, s.name)
 	}
 	return p, drawn, nil
+}
+
+// plottable reports a value a figure can show: finite, and small enough that the axis range
+// around it stays finite.
+func plottable(v float64) bool { return !math.IsNaN(v) && math.Abs(v) < 1e300 }
+
+// fixRange widens an axis whose data range is empty or too narrow for floating point to tell
+// its ends apart (a loss of 1e24 on every epoch): gonum/plot widens by ±1, which vanishes at
+// that magnitude, and then panics drawing the ticks.
+func fixRange(a *plot.Axis) {
+	lo, hi := a.Min, a.Max
+	if math.IsInf(lo, 0) || math.IsNaN(lo) || math.IsInf(hi, 0) || math.IsNaN(hi) || lo > hi {
+		a.Min, a.Max = 0, 1 // no data
+		return
+	}
+	if pad := math.Max(1, 0.05*math.Max(math.Abs(lo), math.Abs(hi))); hi-lo < 1e-9*pad {
+		a.Min, a.Max = lo-pad, hi+pad
+	}
 }

@@ -34,11 +34,25 @@ func TestPlotCurves(t *testing.T) {
 	for i := range noVal {
 		noVal[i].ValLoss, noVal[i].ValErr = math.NaN(), math.NaN()
 	}
+	// -lr 1000: the training loss stays finite but huge, evaluation is NaN.
+	diverged := run(3, 1)
+	for i := range diverged {
+		diverged[i].TrainLoss, diverged[i].TestLoss, diverged[i].ValLoss = 2.7e24, math.NaN(), math.Inf(1)
+	}
+	extreme := run(3, 1)
+	extreme[0].TrainLoss, extreme[1].TrainLoss, extreme[2].TrainLoss = -math.MaxFloat64, math.MaxFloat64, 1e300
+	allNaN := run(2, 1)
+	for i := range allNaN {
+		allNaN[i] = NewRecord(i+1, 0)
+	}
 	tests := []struct {
 		name    string
 		records []Record
 		title   string
 	}{
+		{"huge equal losses and NaN", diverged, "lr 1000"},
+		{"extreme values", extreme, "extreme"},
+		{"nothing measured", allNaN, "NaN"},
 		{"full run", run(30, 1), "resnet20 on CIFAR-10"},
 		{"test every 5 epochs", run(30, 5), "sparse test"},
 		{"no test and no val", noVal, "train only"},

@@ -3,7 +3,6 @@ package runlog
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -126,15 +125,15 @@ func (p *Progress) println(t time.Time) {
 //	epoch 3/200  123/390 (32%)  loss 1.2345  elapsed 0:42 eta 1:31
 func (p *Progress) format(t time.Time, bar bool) string {
 	elapsed := t.Sub(p.start)
-	loss := math.NaN()
+	loss := "--" // nothing measured yet (a run stopped before its first batch), not NaN
 	if p.updates > 0 {
-		loss = p.lossSum / float64(p.updates)
+		loss = fmt.Sprintf("%.4f", p.lossSum/float64(p.updates))
 	}
 	eta := eta(elapsed, p.done, p.total)
 	var b strings.Builder
 	b.WriteString(p.label)
 	if bar {
-		fmt.Fprintf(&b, " [%s] %*d/%d  loss %.4f  %s eta %s", progressBar(p.done, p.total, barWidth),
+		fmt.Fprintf(&b, " [%s] %*d/%d  loss %s  %s eta %s", progressBar(p.done, p.total, barWidth),
 			len(fmt.Sprint(p.total)), p.done, p.total, loss, clock(elapsed), eta)
 		return b.String()
 	}
@@ -142,7 +141,7 @@ func (p *Progress) format(t time.Time, bar bool) string {
 	if p.total > 0 {
 		pct = fmt.Sprintf(" (%d%%)", 100*min(max(p.done, 0), p.total)/p.total)
 	}
-	fmt.Fprintf(&b, "  %d/%d%s  loss %.4f  elapsed %s eta %s", p.done, p.total, pct, loss, clock(elapsed), eta)
+	fmt.Fprintf(&b, "  %d/%d%s  loss %s  elapsed %s eta %s", p.done, p.total, pct, loss, clock(elapsed), eta)
 	return b.String()
 }
 

@@ -103,8 +103,8 @@ func TestProgressFormat(t *testing.T) {
 		wantLine string
 	}{
 		{"before the first batch", 390, 0, nil, 0,
-			"epoch 3/200 [                              ]   0/390  loss NaN  0:00 eta --:--",
-			"epoch 3/200  0/390 (0%)  loss NaN  elapsed 0:00 eta --:--"},
+			"epoch 3/200 [                              ]   0/390  loss --  0:00 eta --:--",
+			"epoch 3/200  0/390 (0%)  loss --  elapsed 0:00 eta --:--"},
 		{"a third of the way", 390, 130, []float64{1, 2}, 42 * time.Second,
 			"epoch 3/200 [=========>                    ] 130/390  loss 1.5000  0:42 eta 1:24",
 			"epoch 3/200  130/390 (33%)  loss 1.5000  elapsed 0:42 eta 1:24"},
