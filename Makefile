@@ -7,7 +7,7 @@ OPENBLAS := $(shell printf 'int main(void){return 0;}' | cc -x c - -lopenblas -o
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 BIN     := bin/trainer
 
-.PHONY: setup build run test bench fmt vet golden experiments experiments-quick
+.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz
 
 # setup installs OpenBLAS and Debian's Fashion-MNIST when they are missing and this is a Debian
 # machine run as root. Without OpenBLAS everything still works on pure Go, only slower; the
@@ -19,6 +19,16 @@ setup:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev dataset-fashion-mnist >/dev/null; \
 	fi
 	$(GO) mod download
+
+# The tests also check against PyTorch (the trainer's peer script, weights files): Debian's
+# python3-torch and python3-torchvision, installed the same way; without them those tests fail
+# with a message saying so.
+TORCH := $(shell $(PYTHON) -c 'import torch, torchvision' 2>/dev/null && echo yes)
+setup-test: setup-test
+	@if [ -z "$(TORCH)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing python3-torch python3-torchvision"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision >/dev/null; \
+	fi
 
 build: setup
 	$(MAKE) --no-print-directory $(BIN)
@@ -35,7 +45,7 @@ run: build
 
 # Tests: the default build, the ops without assembly (purego), and the OpenBLAS build of the ops
 # when OpenBLAS is there.
-test: setup
+test: setup-test
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) test -count=1 ./...
@@ -54,18 +64,38 @@ bench: build
 # The full degradation study trains its nets in two processes, one core each, then a last call
 # reuses the four runs and writes the results.
 DEGRADATION := bin/degradation
+DEG_OUT     := experiments/degradation/results
 experiments: setup
-	$(GO) run $(TAGS) ./experiments/gradflow -steps 150 -warmup 50
+	$(GO) run $(TAGS) ./experiments/gradflow -steps 150 -warmup 50 -out experiments/gradflow/results -overwrite
 	$(GO) build $(TAGS) -o $(DEGRADATION) ./experiments/degradation
-	$(DEGRADATION) -nets plain56,plain20 -workers 1 & pid=$$!; \
-	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 && wait $$pid
-	$(DEGRADATION)
-	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k
+	$(DEGRADATION) -nets plain56,plain20 -workers 1 -out $(DEG_OUT) & pid=$$!; \
+	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 -out $(DEG_OUT) && wait $$pid
+	$(DEGRADATION) -out $(DEG_OUT) -overwrite
+	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k -overwrite
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:
-	$(GO) run $(TAGS) ./experiments/gradflow -quick -out $(QUICK_OUT)/gradflow
-	$(GO) run $(TAGS) ./experiments/degradation -quick -out $(QUICK_OUT)/degradation
+	$(GO) run $(TAGS) ./experiments/gradflow -quick -out $(QUICK_OUT)/gradflow -overwrite
+	$(GO) run $(TAGS) ./experiments/degradation -quick -out $(QUICK_OUT)/degradation -overwrite
+
+# Fuzz targets of the readers of outside bytes, as package:FuzzName (add yours to the list).
+# make fuzz runs each for FUZZTIME, one after the other (go test fuzzes one target at a time, on
+# every core); their seed corpora in testdata/fuzz run with every go test, and a crasher found is
+# written there, to be kept as a regression case.
+FUZZTIME ?= 1m
+FUZZ := \
+	./train/data:FuzzIDX \
+	./train/data:FuzzCIFAR \
+	./train/data:FuzzPNG \
+	./train/checkpoint:FuzzDecode \
+	./train:FuzzConfig \
+	./train:FuzzProbeCSV \
+	./train/runlog:FuzzRecords
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		echo "fuzzing $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 fmt:
 	gofmt -w .

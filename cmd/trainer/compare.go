@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,16 +18,22 @@ import (
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
 )
 
+// peerScript is the PyTorch peer: the same nets as this project builds (option-A shortcuts in the
+// CIFAR nets, torchvision's ImageNet nets), so that the ratios are like for like.
+//
+//go:embed peer/pytorch_bench.py
+var peerScript []byte
+
 // compare runs "trainer bench" and the PyTorch peer on the same workloads, alternating them
 // round by round so that both see the same machine load, and prints the median throughputs and
 // their ratio. Each run is its own process, so peak RSS and warm-up are not shared.
 func compare(args []string, stdout io.Writer) error {
 	fs := cli.NewFlagSet("compare", "trainer compare [flags]")
-	workloads := fs.String("workloads", "resnet20:128,resnet56:128,plain20:128,resnet18-infer:16,resnet50-infer:8",
+	workloads := fs.String("workloads", "resnet20:128,resnet56:128,plain20:128,resnet18:16,resnet18-infer:16,resnet18-infer:1,resnet50-infer:8",
 		"comma-separated MODEL:BATCH; a -infer suffix times inference")
 	rounds := fs.Int("rounds", 3, "alternating rounds per workload")
 	steps := fs.Int("steps", 10, "timed steps per run")
-	peer := fs.String("peer", "../shared/peers/pytorch_bench.py", "the PyTorch reference script")
+	peer := fs.String("peer", "", "the PyTorch peer script (default: the project's own, built into this binary)")
 	python := fs.String("python", "/usr/bin/python3", "interpreter that has torch")
 	threads := fs.Int("threads", 2, "PyTorch threads")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
@@ -37,6 +45,17 @@ func compare(args []string, stdout io.Writer) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *peer == "" {
+		dir, err := os.MkdirTemp("", "trainer-compare-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		*peer = filepath.Join(dir, "pytorch_bench.py")
+		if err := os.WriteFile(*peer, peerScript, 0o644); err != nil {
+			return err
+		}
 	}
 	type workload struct {
 		name  string

@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/resnet"
 )
 
 // TestMain lets the test binary stand in for the trainer binary when compare runs itself.
@@ -105,4 +113,41 @@ func TestCompareWithoutPeer(t *testing.T) {
 	assert.Len(t, lines, 4, out) // note, header, two workloads
 	assert.True(t, strings.HasPrefix(lines[2], "resnet8 "), out)
 	assert.True(t, strings.HasPrefix(lines[3], "plain8-infer "), out)
+}
+
+// The project's own PyTorch peer builds exactly the nets this project builds: the same parameter
+// count for each (option-A CIFAR nets, their plain twins, torchvision's ImageNet nets).
+func TestPeerBuildsTheSameNets(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import torch, torchvision").Run(); err != nil {
+		t.Fatalf("%s with torch and torchvision is needed (apt-get install python3-torch python3-torchvision; .ci/run installs them): %v", python, err)
+	}
+	script := filepath.Join(t.TempDir(), "pytorch_bench.py")
+	require.NoError(t, os.WriteFile(script, peerScript, 0o644))
+	models := []string{"resnet20", "plain20", "resnet56", "resnet110", "resnet18", "resnet50"}
+	code := `import sys; sys.argv = ["peer"]; sys.path.insert(0, sys.argv[0] and "` + filepath.Dir(script) + `")
+import pytorch_bench as p
+for name in "` + strings.Join(models, " ") + `".split():
+    m, size, classes = p.build(name)
+    print(name, sum(q.numel() for q in m.parameters()))`
+	out, err := exec.Command(python, "-c", code).CombinedOutput()
+	require.NoError(t, err, string(out))
+	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var name string
+		var n int
+		_, err := fmt.Sscanf(line, "%s %d", &name, &n)
+		require.NoError(t, err, line)
+		require.Equal(t, models[i], name)
+		classes := 10
+		if name == "resnet18" || name == "resnet50" {
+			classes = 1000
+		}
+		spec, err := resnet.ByName(name, classes, 3)
+		require.NoError(t, err)
+		p, err := graph.NewParams(tensor.Float32, 1)
+		require.NoError(t, err)
+		sum, err := resnet.Summarize(spec, p, 32, 32)
+		require.NoError(t, err)
+		assert.Equal(t, sum.Params, n, name)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/resnet-go/resnet/train/internal/bounds"
 )
 
 // Element types of a Tensor, as written in the header.
@@ -86,17 +88,12 @@ func elemSize(dtype string) int {
 	return 0
 }
 
-// numElems is the product of shape, or an error for a negative dimension or an overflow.
+// numElems is the product of shape, or an error for a negative dimension or a product above
+// math.MaxInt/8, so that the size in bytes of any element type fits an int.
 func numElems(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("negative dimension in shape %v", shape)
-		}
-		if d != 0 && n > math.MaxInt/8/d {
-			return 0, fmt.Errorf("shape %v is too large", shape)
-		}
-		n *= d
+	n, err := bounds.Product(math.MaxInt/8, shape...)
+	if err != nil {
+		return 0, fmt.Errorf("shape %v: %w", shape, err)
 	}
 	return n, nil
 }
@@ -353,16 +350,20 @@ func decode(r io.Reader, size int64) (*File, error) {
 		f.Meta = h.Meta
 	}
 	// Read the data section in file order, skipping any gaps, so each tensor is decoded straight
-	// from the stream.
+	// from the stream. The order is checkEntries': an empty tensor at the offset where another
+	// starts comes first.
 	order := make([]int, len(h.Tensors))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return h.Tensors[order[a]].Offset < h.Tensors[order[b]].Offset })
+	sort.SliceStable(order, func(a, b int) bool { return spanLess(&h.Tensors[order[a]], &h.Tensors[order[b]]) })
 	buf := make([]byte, chunk)
 	var pos uint64
 	for _, i := range order {
 		e := &h.Tensors[i]
+		if e.Offset < pos {
+			return nil, errors.New("header: tensor data overlaps") // checkEntries rules it out
+		}
 		if err := skip(tr, e.Offset-pos); err != nil {
 			return nil, err
 		}
@@ -401,11 +402,10 @@ func decode(r io.Reader, size int64) (*File, error) {
 	return f, nil
 }
 
-// checkEntries validates the tensor table against a data section of dataLen bytes.
+// checkEntries validates the tensor table against a data section of dataLen bytes: every tensor
+// lies inside it, so that the allocations the table asks for add up to at most the file's size.
 func checkEntries(es []entry, dataLen uint64) error {
 	seen := make(map[string]bool, len(es))
-	type span struct{ off, end uint64 }
-	spans := make([]span, 0, len(es))
 	for i := range es {
 		e := &es[i]
 		if e.Name == "" {
@@ -429,15 +429,27 @@ func checkEntries(es []entry, dataLen uint64) error {
 		if e.Offset > dataLen || e.Length > dataLen-e.Offset {
 			return fmt.Errorf("%w: tensor %q at bytes [%d, %d) of a data section of %d bytes", errTruncated, e.Name, e.Offset, e.Offset+e.Length, dataLen)
 		}
-		spans = append(spans, span{e.Offset, e.Offset + e.Length})
 	}
-	sort.Slice(spans, func(a, b int) bool { return spans[a].off < spans[b].off })
+	spans := make([]*entry, len(es))
+	for i := range es {
+		spans[i] = &es[i]
+	}
+	sort.Slice(spans, func(a, b int) bool { return spanLess(spans[a], spans[b]) })
 	for i := 1; i < len(spans); i++ {
-		if spans[i].off < spans[i-1].end {
+		if prev := spans[i-1]; spans[i].Offset < prev.Offset+prev.Length {
 			return errors.New("header: tensor data overlaps")
 		}
 	}
 	return nil
+}
+
+// spanLess orders tensors by where their data starts, then ends, so that an empty tensor at the
+// offset where another starts does not overlap it whatever the order of the table.
+func spanLess(a, b *entry) bool {
+	if a.Offset != b.Offset {
+		return a.Offset < b.Offset
+	}
+	return a.Length < b.Length
 }
 
 func skip(r io.Reader, n uint64) error {

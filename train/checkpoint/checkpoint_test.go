@@ -149,7 +149,7 @@ func TestSaveRejectsInvalidFile(t *testing.T) {
 		{"short data", &File{Tensors: []Tensor{{Name: "a", Shape: []int{2, 2}, Dtype: Float32, F32: []float32{1, 2, 3}}}}, "needs 4 elements, have 3"},
 		{"data in wrong slice", &File{Tensors: []Tensor{{Name: "a", Shape: []int{1}, Dtype: Float32, F64: []float64{1}}}}, "dtype is float32 but the other element slice holds 1 values"},
 		{"both slices set", &File{Tensors: []Tensor{{Name: "a", Shape: []int{1}, Dtype: Float64, F32: []float32{1}, F64: []float64{1}}}}, "other element slice"},
-		{"negative dimension", &File{Tensors: []Tensor{{Name: "a", Shape: []int{-1}, Dtype: Float32}}}, "negative dimension"},
+		{"negative dimension", &File{Tensors: []Tensor{{Name: "a", Shape: []int{-1}, Dtype: Float32}}}, "shape [-1]: negative factor -1"},
 		{"duplicate names", &File{Tensors: []Tensor{
 			{Name: "a", Shape: []int{1}, Dtype: Float32, F32: []float32{1}},
 			{Name: "a", Shape: []int{1}, Dtype: Float32, F32: []float32{2}},
@@ -331,6 +331,11 @@ func TestLoadRejectsDamagedFiles(t *testing.T) {
 		{"offset past the data", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[2],"dtype":"float32","offset":4,"length":8}]}`), "data section of 8 bytes"},
 		{"huge offset", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[1],"dtype":"float64","offset":18446744073709551615,"length":8}]}`), "truncated"},
 		{"overlapping tensors", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[1],"dtype":"float64","offset":0,"length":8},{"name":"b","shape":[1],"dtype":"float32","offset":4,"length":4}]}`), "overlaps"},
+		{"shape that wraps int64", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[4294967296,4294967296],"dtype":"float32","offset":0,"length":0}]}`),
+			"shape [4294967296 4294967296]: 4294967296 x 4294967296 = 18446744073709551616, more than"},
+		{"negative dimension", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[-2,-2],"dtype":"float32","offset":0,"length":16}]}`), "negative factor -2"},
+		{"length larger than the file", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[268435456],"dtype":"float32","offset":0,"length":1073741824}]}`), "data section of 8 bytes"},
+		{"empty tensor inside another", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[2],"dtype":"float32","offset":0,"length":8},{"name":"b","shape":[0],"dtype":"float32","offset":4,"length":0}]}`), "overlaps"},
 		{"unknown dtype", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[1],"dtype":"int64","offset":0,"length":8}]}`), `unknown dtype "int64"`},
 		{"duplicate names", withHeader(`{"meta":null,"tensors":[{"name":"a","shape":[1],"dtype":"float32","offset":0,"length":4},{"name":"a","shape":[1],"dtype":"float32","offset":4,"length":4}]}`), "duplicate"},
 	}
@@ -371,6 +376,39 @@ func TestLoadAcceptsGaps(t *testing.T) {
 	bt, ok := f.Get("b")
 	require.True(t, ok)
 	assert.Equal(t, []float32{-1.5}, bt.F32)
+}
+
+// TestLoadEmptyTensorAtAnotherStart checks that an empty tensor at the offset where another
+// starts is accepted whichever comes first in the table: it overlaps nothing.
+func TestLoadEmptyTensorAtAnotherStart(t *testing.T) {
+	a := `{"name":"a","shape":[2],"dtype":"float32","offset":0,"length":8}`
+	b := `{"name":"b","shape":[0,3],"dtype":"float64","offset":0,"length":0}`
+	for _, tc := range []struct{ name, tensors string }{
+		{"empty one first", b + "," + a},
+		{"empty one last", a + "," + b},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := `{"meta":null,"tensors":[` + tc.tensors + `]}`
+			raw := []byte(magic)
+			raw = binary.LittleEndian.AppendUint32(raw, version)
+			raw = binary.LittleEndian.AppendUint64(raw, uint64(len(h)))
+			raw = append(raw, h...)
+			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(1.5))
+			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(-2))
+			raw = binary.LittleEndian.AppendUint32(raw, crc32c(raw))
+			path := filepath.Join(t.TempDir(), "empty.ckpt")
+			require.NoError(t, os.WriteFile(path, raw, 0o644))
+			f, err := Load(path)
+			require.NoError(t, err)
+			at, ok := f.Get("a")
+			require.True(t, ok)
+			assert.Equal(t, []float32{1.5, -2}, at.F32)
+			bt, ok := f.Get("b")
+			require.True(t, ok)
+			assert.Equal(t, []float64{}, bt.F64)
+			assert.Equal(t, []int{0, 3}, bt.Shape)
+		})
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

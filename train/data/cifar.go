@@ -4,10 +4,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/resnet-go/resnet/train/internal/bounds"
 )
 
-// cifarPixels is one CIFAR image: R, G and B planes of 32×32.
-const cifarPixels = 3 * 32 * 32
+const (
+	// cifarPixels is one CIFAR image: R, G and B planes of 32×32.
+	cifarPixels = 3 * 32 * 32
+	// cifarReserve bounds the pixel bytes reserved from file sizes (256 MiB): above the 150 MB of
+	// CIFAR-10's or CIFAR-100's training set, so that they are read without a copy; beyond it the
+	// slices grow as records arrive.
+	cifarReserve = 256 << 20
+)
 
 // cifarFormat describes a binary CIFAR variant: its label bytes, the classes of each, and which
 // one labels the set.
@@ -52,17 +60,19 @@ func readCIFAR(f cifarFormat, paths []string) (*Images, error) {
 		return nil, fmt.Errorf("data: reading %s: no files given", f.name)
 	}
 	rec := len(f.limits) + cifarPixels
-	// Reserve what raw files need, so that CIFAR-10's 150 MB are not copied while growing.
-	var hint int64
+	// Reserve what raw files need, so that CIFAR-10's 150 MB are not copied while growing. Only up
+	// to cifarReserve: the reservation is made before a record has been read, and a file (sparse,
+	// say) may be larger than its first bad label lets the reader go.
+	var records int64
 	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil {
-			hint += st.Size() / int64(rec)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			records = min(records+st.Size()/int64(rec), maxBytes)
 		}
 	}
 	s := &Images{Name: f.name, C: 3, H: 32, W: 32, NumClasses: f.limits[f.use]}
-	if hint > 0 && hint < maxBytes/cifarPixels {
-		s.Pix = make([]uint8, 0, int(hint)*cifarPixels)
-		s.Labels = make([]uint8, 0, int(hint))
+	if pix, err := bounds.Product(cifarReserve, int(records), cifarPixels); err == nil && pix > 0 {
+		s.Pix = make([]uint8, 0, pix)
+		s.Labels = make([]uint8, 0, int(records))
 	}
 	for _, p := range paths {
 		if err := s.appendCIFAR(f, p); err != nil {
@@ -79,23 +89,28 @@ func (s *Images) appendCIFAR(f cifarFormat, path string) error {
 		return err
 	}
 	defer src.Close()
+	return s.readCIFARRecords(f, src)
+}
+
+// readCIFARRecords appends the records of src to s.
+func (s *Images) readCIFARRecords(f cifarFormat, src *source) error {
 	nl := len(f.limits)
 	buf := make([]byte, nl+cifarPixels)
 	for i := 0; ; i++ {
 		n, err := io.ReadFull(src.r, buf)
 		switch {
 		case err == io.EOF && i == 0:
-			return fmt.Errorf("data: %s: empty file, want %s records of %d bytes", path, f.name, len(buf))
+			return fmt.Errorf("data: %s: empty file, want %s records of %d bytes", src.path, f.name, len(buf))
 		case err == io.EOF:
 			return nil
 		case truncated(err):
-			return fmt.Errorf("data: %s: record %d is truncated: %d of %d bytes", path, i, n, len(buf))
+			return fmt.Errorf("data: %s: record %d is truncated: %d of %d bytes", src.path, i, n, len(buf))
 		case err != nil:
-			return fmt.Errorf("data: %s: record %d: %w", path, i, err)
+			return fmt.Errorf("data: %s: record %d: %w", src.path, i, err)
 		}
 		for j, limit := range f.limits {
 			if int(buf[j]) >= limit {
-				return fmt.Errorf("data: %s: %s %d of record %d is outside [0, %d)", path, f.labels[j], buf[j], i, limit)
+				return fmt.Errorf("data: %s: %s %d of record %d is outside [0, %d)", src.path, f.labels[j], buf[j], i, limit)
 			}
 		}
 		s.Labels = append(s.Labels, buf[f.use])

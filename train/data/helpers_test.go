@@ -3,9 +3,12 @@ package data_test
 import (
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,4 +79,36 @@ func indexed(n, c, h, w, classes int) *data.Images {
 		s.Labels[i] = uint8(i % classes)
 	}
 	return s
+}
+
+// allocated returns the bytes of heap that f allocates (a few KB of which may be the runtime's or
+// another goroutine's), to check that a reader refuses a header before allocating for it.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// pngFile builds a PNG of the given declared size, bit depth and colour type (6: RGBA) whose image
+// data is a few zero bytes: a header that promises far more than the file holds.
+func pngFile(width, height uint32, depth, colorType byte) []byte {
+	chunk := func(b []byte, typ string, payload []byte) []byte {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+		start := len(b)
+		b = append(append(b, typ...), payload...)
+		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, width)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, height)
+	ihdr = append(ihdr, depth, colorType, 0, 0, 0) // deflate, adaptive filtering, not interlaced
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	_, _ = zw.Write(make([]byte, 8))
+	_ = zw.Close()
+	b := []byte("\x89PNG\r\n\x1a\n")
+	b = chunk(b, "IHDR", ihdr)
+	b = chunk(b, "IDAT", z.Bytes())
+	return chunk(b, "IEND", nil)
 }

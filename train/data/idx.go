@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
+
+	"github.com/resnet-go/resnet/train/internal/bounds"
 )
 
 // IDX magic numbers: two zero bytes, element type 0x08 (unsigned byte), number of dimensions.
@@ -12,8 +15,15 @@ const (
 	idxImagesMagic = 0x00000803
 	idxLabelsMagic = 0x00000801
 	idxClasses     = 10
-	// maxBytes bounds what a header may announce (1 TiB), so that sizes never overflow.
-	maxBytes = 1 << 40
+	// maxBytes bounds what a header may announce (1 TiB, or what an int holds), so that sizes
+	// never overflow.
+	maxBytes = min(1<<40, math.MaxInt)
+	// maxSide bounds the image sides an IDX header may announce: 4096, as train.MaxInputSide (the
+	// largest input a checkpoint may declare, which this package cannot import), far above any
+	// data set in the format (MNIST's are 28×28). The sides are bounded on their own, not only
+	// through the size, because a few KB of gzip can announce one image of 1×4000000, well within
+	// maxBytes, whose network would exhaust memory when built.
+	maxSide = 4096
 )
 
 // ReadIDX reads an MNIST or Fashion-MNIST pair of IDX files, each gzip'd or raw: images
@@ -66,10 +76,13 @@ func readIDXImages(src *source) (pix []uint8, n, h, w int, err error) {
 		return nil, 0, 0, 0, fmt.Errorf("data: %s: the IDX header announces no images", src.path)
 	case h == 0 || w == 0:
 		return nil, 0, 0, 0, fmt.Errorf("data: %s: the IDX header announces images of %dx%d", src.path, h, w)
-	case int64(h)*int64(w) > maxBytes/int64(n):
-		return nil, 0, 0, 0, fmt.Errorf("data: %s: the IDX header announces %d images of %dx%d, more than %d bytes", src.path, n, h, w, int64(maxBytes))
+	case h > maxSide || w > maxSide:
+		return nil, 0, 0, 0, fmt.Errorf("data: %s: the IDX header announces %d images of %dx%d: sides are at most %d", src.path, n, h, w, maxSide)
 	}
-	size := n * h * w
+	size, err := bounds.Product(maxBytes, n, h, w)
+	if err != nil {
+		return nil, 0, 0, 0, fmt.Errorf("data: %s: the IDX header announces %d images of %dx%d: %w bytes", src.path, n, h, w, err)
+	}
 	pix, err = readExact(src.r, size)
 	if truncated(err) {
 		return nil, 0, 0, 0, fmt.Errorf("data: %s: truncated: %d images of %dx%d need %d bytes of pixels, the file has %d", src.path, n, h, w, size, len(pix))
@@ -89,8 +102,11 @@ func readIDXLabels(src *source, classes int) ([]uint8, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := dims[0]
-	if n == 0 {
+	n, err := bounds.Product(maxBytes, dims[0])
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("data: %s: the IDX header announces %d labels: %w bytes", src.path, dims[0], err)
+	case n == 0:
 		return nil, fmt.Errorf("data: %s: the IDX header announces no labels", src.path)
 	}
 	lbl, err := readExact(src.r, n)

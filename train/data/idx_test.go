@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,7 +81,10 @@ func TestReadIDXBadFiles(t *testing.T) {
 		{"empty labels", goodImages, []byte{}, false, "labels", []string{"empty file, want an IDX labels file"}},
 		{"no images", idxFile(0x803, []uint32{0, 2, 2}, nil), goodLabels, false, "images", []string{"announces no images"}},
 		{"zero-size images", idxFile(0x803, []uint32{3, 0, 2}, nil), goodLabels, false, "images", []string{"images of 0x2"}},
-		{"huge header", idxFile(0x803, []uint32{1 << 31, 1 << 16, 1 << 16}, nil), goodLabels, false, "images", []string{"more than"}},
+		{"huge header", idxFile(0x803, []uint32{1 << 31, 1 << 12, 1 << 12}, nil), goodLabels, false, "images",
+			[]string{"announces 2147483648 images of 4096x4096", "= 36028797018963968, more than 1099511627776 bytes"}},
+		{"huge sides", idxFile(0x803, []uint32{3, 2, 1 << 16}, nil), goodLabels, false, "images",
+			[]string{"announces 3 images of 2x65536: sides are at most 4096"}},
 		{"trailing data", append(append([]byte{}, goodImages...), 7), goodLabels, false, "images",
 			[]string{"data after the 3 images of 2x2"}},
 	} {
@@ -102,6 +106,63 @@ func TestReadIDXBadFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadIDXHostileHeaders: headers whose sizes wrap int64 or exceed what any data set needs are
+// refused before anything is allocated for them. The first two panicked (makeslice: cap out of
+// range) or were accepted as a data set of 64 KiB before the sizes went through bounds.Product;
+// the last announces 4 GiB of labels in a file of 8 bytes, and costs at most bounds.MaxUnbacked.
+func TestReadIDXHostileHeaders(t *testing.T) {
+	oneLabel := idxFile(0x801, []uint32{1}, []byte{1})
+	twoLabels := idxFile(0x801, []uint32{2}, []byte{1, 2})
+	for _, tc := range []struct {
+		name           string
+		images, labels []byte
+		blame          string // "images" or "labels"
+		want           string
+	}{
+		{"sides whose product wraps int64", idxFile(0x803, []uint32{1, 0xFFFFFFFF, 0xFFFFFFFF}, nil), oneLabel, "images",
+			"announces 1 images of 4294967295x4294967295: sides are at most 4096"},
+		{"product that wraps to 64 KiB", idxFile(0x803, []uint32{2, 2147516416, 4294901761}, make([]byte, 64<<10)), twoLabels, "images",
+			"announces 2 images of 2147516416x4294901761: sides are at most 4096"},
+		{"4 GiB of labels announced", idxFile(0x803, []uint32{1, 1, 1}, []byte{0}), idxFile(0x801, []uint32{0xFFFFFFFF}, nil), "labels",
+			"truncated: the header announces 4294967295 labels, the file has 0"},
+	} {
+		for _, gz := range []bool{false, true} {
+			name := tc.name
+			if gz {
+				name += ", gzip"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				im, lb := tc.images, tc.labels
+				if gz {
+					im, lb = gzipped(t, im), gzipped(t, lb)
+				}
+				ip := writeFile(t, dir, "images", im)
+				lp := writeFile(t, dir, "labels", lb)
+				var s *data.Images
+				var err error
+				alloc := allocated(func() { s, err = data.ReadIDX(ip, lp) })
+				require.Error(t, err)
+				assert.Nil(t, s)
+				blamed := map[string]string{"images": ip, "labels": lp}[tc.blame]
+				assert.Contains(t, err.Error(), "data: "+blamed+": ")
+				assert.Contains(t, err.Error(), tc.want)
+				assert.Less(t, alloc, uint64(2<<20), "bytes allocated for a refused header")
+			})
+		}
+	}
+}
+
+// TestReadRecordsHostileHeader: the prediction path reads IDX images through the same checks,
+// and refuses the header itself rather than the shape it reads from it.
+func TestReadRecordsHostileHeader(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "images", idxFile(0x803, []uint32{2, 2147516416, 4294901761}, make([]byte, 64<<10)))
+	_, _, err := data.ReadRecords(p, "idx", 1, 28, 28)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "data: "+p+": "), err.Error())
+	assert.Contains(t, err.Error(), "announces 2 images of 2147516416x4294901761: sides are at most 4096")
 }
 
 func TestReadIDXCorruptGzip(t *testing.T) {

@@ -86,3 +86,33 @@ func TestReadPNGErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReadPNGDeclaredSize: the size a PNG declares is checked before a pixel is decoded. The
+// 200000×200000 RGBA16 file is a decompression bomb of 72 bytes (the decoder would allocate 320
+// GB for it); the 4000×4000 one would cost 128 MB before its data ran out; the sizes above
+// maxPixels are refused even when they are the ones wanted.
+func TestReadPNGDeclaredSize(t *testing.T) {
+	dir := t.TempDir()
+	bomb := writeFile(t, dir, "bomb.png", pngFile(200000, 200000, 16, 6))
+	big := writeFile(t, dir, "big.png", pngFile(4000, 3000, 16, 6))
+	wide := writeFile(t, dir, "wide.png", pngFile(5000, 4000, 8, 0))
+	for _, tc := range []struct {
+		name, path string
+		h, w       int
+		want       string
+	}{
+		{"bomb, 28x28 wanted", bomb, 28, 28, "image is 200000x200000 (height x width): 200000 x 200000 = 40000000000, more than 16777216 pixels"},
+		{"bomb, its size wanted", bomb, 200000, 200000, "image is 200000x200000 (height x width): 200000 x 200000 = 40000000000, more than 16777216 pixels"},
+		{"large, 28x28 wanted", big, 28, 28, "image is 3000x4000 (height x width), want 28x28"},
+		{"above the cap, its size wanted", wide, 4000, 5000, "image is 4000x5000 (height x width): 4000 x 5000 = 20000000, more than 16777216 pixels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			alloc := allocated(func() { _, err = data.ReadPNG(tc.path, 3, tc.h, tc.w) })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "data: "+tc.path+": ")
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Less(t, alloc, uint64(1<<20), "bytes allocated before the size was refused")
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/resnet-go/resnet/train/internal/bounds"
 )
 
 // source is an opened input, transparently decompressed when it starts with the gzip magic
@@ -60,14 +62,11 @@ func (s *source) Close() error {
 	return err
 }
 
-// readChunk bounds the first step of readExact, so that a corrupt header announcing terabytes
-// costs a truncation error rather than the allocation.
-const readChunk = 16 << 20
-
-// readExact reads n bytes, growing its buffer (from readChunk, doubling) as data arrives. On a
-// short input it returns what it got with io.EOF or io.ErrUnexpectedEOF.
+// readExact reads n bytes, growing its buffer (from bounds.MaxUnbacked, doubling) as data
+// arrives, so that a corrupt header announcing terabytes costs a truncation error rather than the
+// allocation. On a short input it returns what it got with io.EOF or io.ErrUnexpectedEOF.
 func readExact(r io.Reader, n int) ([]byte, error) {
-	return readGrowing(r, n, readChunk)
+	return readGrowing(r, n, bounds.MaxUnbacked)
 }
 
 // readGrowing is readExact starting from a buffer of first bytes.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+
+	"github.com/resnet-go/resnet/train/internal/bounds"
 )
 
 // Synthetic's recipe: the class patterns are smooth (bilinear over a patternGrid×patternGrid grid
@@ -32,8 +34,9 @@ func synthetic(n, c, h, w, classes int, patternSeed, sampleSeed int64) (*Images,
 		return nil, fmt.Errorf("data: synthetic set of %d images of %dx%dx%d: want positive sizes", n, c, h, w)
 	case classes < 1 || classes > 256:
 		return nil, fmt.Errorf("data: synthetic set of %d classes: want 1 to 256", classes)
-	case int64(c)*int64(h)*int64(w) > maxBytes/int64(n):
-		return nil, fmt.Errorf("data: synthetic set of %d images of %dx%dx%d: more than %d bytes", n, c, h, w, int64(maxBytes))
+	}
+	if _, err := bounds.Product(maxBytes, n, c, h, w); err != nil {
+		return nil, fmt.Errorf("data: synthetic set of %d images of %dx%dx%d: %w", n, c, h, w, err)
 	}
 	prng := rand.New(rand.NewSource(patternSeed))
 	patterns := make([][]float64, classes)

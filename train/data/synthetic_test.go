@@ -96,6 +96,8 @@ func TestSyntheticErrors(t *testing.T) {
 		{"no width", 5, 1, 4, 0, 2, "want positive sizes"},
 		{"no classes", 5, 1, 4, 4, 0, "synthetic set of 0 classes: want 1 to 256"},
 		{"too many classes", 5, 1, 4, 4, 300, "synthetic set of 300 classes"},
+		// int64(c)*int64(h)*int64(w) wrapped to a small number here.
+		{"sizes whose product wraps", 2, 1 << 31, 1 << 31, 1 << 31, 2, "more than 1099511627776"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := data.Synthetic(tc.n, tc.c, tc.h, tc.w, tc.classes, 1)
