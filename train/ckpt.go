@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -90,8 +92,12 @@ func toTensor(name string, v *tensor.Dense) checkpoint.Tensor {
 	return t
 }
 
-// LoadCheckpoint reads and checks a checkpoint written by SaveCheckpoint.
+// LoadCheckpoint reads and checks a checkpoint written by SaveCheckpoint; path is the file or the
+// run directory holding it (CheckpointFile).
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, CheckpointFile)
+	}
 	f, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err

@@ -348,4 +348,6 @@ func TestForgedCheckpointMetadata(t *testing.T) {
 	}
 	_, err = train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
 	assert.NoError(t, err, "the genuine checkpoint passes")
+	_, err = train.LoadCheckpoint(dir)
+	assert.NoError(t, err, "a run directory stands for its checkpoint")
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/train"
@@ -68,12 +65,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 }
 
 // loadCheckpoint accepts a checkpoint file or the run directory holding one.
-func loadCheckpoint(path string) (*train.Checkpoint, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, train.CheckpointFile)
-	}
-	return train.LoadCheckpoint(path)
-}
+func loadCheckpoint(path string) (*train.Checkpoint, error) { return train.LoadCheckpoint(path) }
 
 // writeConfusion prints the confusion matrix with true classes as rows and per-class error.
 func writeConfusion(w io.Writer, conf [][]int, names []string) {
@@ -111,19 +103,5 @@ func writeConfusion(w io.Writer, conf [][]int, names []string) {
 }
 
 // classNames returns the class names of the known data sets, numbers otherwise.
-func classNames(dataset string, k int) []string {
-	var names []string
-	switch dataset {
-	case "fashion-mnist", "builtin":
-		names = strings.Split("T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot", ",")
-	case "cifar10":
-		names = strings.Split("airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck", ",")
-	}
-	if len(names) != k {
-		names = make([]string, k)
-		for i := range names {
-			names[i] = fmt.Sprint(i)
-		}
-	}
-	return names
-}
+// classNames names the classes of a checkpoint's data set.
+func classNames(dataset string, k int) []string { return data.ClassNames(dataset, k) }

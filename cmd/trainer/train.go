@@ -51,7 +51,7 @@ func registerConfig(fs *cli.FlagSet, c *train.Config) {
 	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay")
 	fs.BoolVar(&c.NoDecay1D, "no-decay-1d", c.NoDecay1D, "no weight decay on BatchNorm γ, β and biases")
 	fs.IntVar(&c.Pad, "pad", c.Pad, "augmentation: zero padding before a random crop (0: no crop)")
-	fs.BoolVar(&c.Flip, "flip", c.Flip, "augmentation: random horizontal flips")
+	fs.BoolVar(&c.Flip, "flip", c.Flip, "augmentation: random horizontal flips (default off for -data mnist)")
 	fs.BoolVar(&c.Normalize, "normalize", c.Normalize, "normalise each channel by the training set's mean and std")
 	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", c.ZeroInitResidual, "start each residual branch's last BN at γ = 0")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the weights, the shuffling and the augmentation")
@@ -132,8 +132,15 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return cfg, rf, err
 	}
-	if !rf.resume && rf.config == "" && !given(fs, "warmup") {
-		cfg.WarmupEpochs = defaultWarmup(cfg.Epochs)
+	// Built-in defaults that depend on other settings; a -config file or a checkpoint already
+	// holds its own values.
+	if !rf.resume && rf.config == "" {
+		if !given(fs, "warmup") {
+			cfg.WarmupEpochs = defaultWarmup(cfg.Epochs)
+		}
+		if !given(fs, "flip") && cfg.Data == "mnist" {
+			cfg.Flip = false // a mirrored digit is another glyph, or none
+		}
 	}
 	if rf.probe < 0 {
 		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-probe %d: want 0 (off) or a number of steps", rf.probe)}

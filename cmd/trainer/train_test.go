@@ -201,6 +201,23 @@ func TestShortRunWithDefaults(t *testing.T) {
 	assert.Contains(t, string(cfg), `"warmup_epochs": 0.06666666666666667`)
 }
 
+// Digits are not flipped by default; natural images and garments are.
+func TestFlipDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flip bool
+	}{
+		{[]string{"-data", "mnist"}, false},
+		{[]string{"-data", "mnist", "-flip"}, true},
+		{[]string{"-data", "fashion-mnist"}, true},
+		{[]string{"-data", "cifar10"}, true},
+	} {
+		cfg, _, err := trainConfig(tc.args, io.Discard)
+		require.NoError(t, err)
+		assert.Equal(t, tc.flip, cfg.Flip, "%v", tc.args)
+	}
+}
+
 // -h prints the usage and the flags on stdout and exits 0, for every command.
 func TestHelp(t *testing.T) {
 	for _, cmd := range []string{"train", "eval", "predict", "summary", "bench", "compare"} {

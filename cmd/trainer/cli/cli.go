@@ -64,7 +64,7 @@ func (fs *FlagSet) Parse(args []string, stdout io.Writer) ([]string, error) {
 				fs.PrintUsage(stdout)
 				return nil, err
 			}
-			return nil, UsageError{err}
+			return nil, UsageError{fs.suggest(err)}
 		}
 		rest := fs.Args()
 		// flag consumes a "--" that ends the flags: what follows is positional, even "-x".
@@ -117,4 +117,46 @@ func Status(prog string, err error, stderr io.Writer) int {
 // oneLine keeps a message to one line, so that a log has one line per failure.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// suggest adds the closest defined flag to an "flag provided but not defined" error, as git
+// does for a misspelt command: "-tpo" → "did you mean -top?".
+func (fs *FlagSet) suggest(err error) error {
+	const prefix = "flag provided but not defined: -"
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		return err
+	}
+	bad := strings.TrimLeft(strings.TrimPrefix(msg, prefix), "-")
+	best, bestD := "", 3 // farther than 2 edits is not a typo
+	fs.VisitAll(func(f *flag.Flag) {
+		if d := editDistance(bad, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w (did you mean -%s?)", err, best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -53,7 +53,9 @@ func TestParseErrorsAndHelp(t *testing.T) {
 	_, err = fs.Parse([]string{"a.png", "-tpo", "5"}, &out)
 	var ue UsageError
 	require.ErrorAs(t, err, &ue)
-	assert.Contains(t, err.Error(), "-tpo")
+	assert.Equal(t, "flag provided but not defined: -tpo (did you mean -top?)", err.Error())
+	_, err = fs.Parse([]string{"--checkpoint", "x"}, &out)
+	assert.Equal(t, "flag provided but not defined: -checkpoint", err.Error(), "no flag is close")
 
 	err = fs.ParseNoArgs([]string{"-top", "1", "stray"}, &out)
 	require.ErrorAs(t, err, &ue)
