@@ -87,6 +87,9 @@ FUZZ := \
 	./train/data:FuzzIDX \
 	./train/data:FuzzCIFAR \
 	./train/data:FuzzPNG \
+	./train/data:FuzzImage \
+	./train/weights:FuzzSafetensors \
+	./train/weights:FuzzPTH \
 	./train/checkpoint:FuzzDecode \
 	./train:FuzzConfig \
 	./train:FuzzProbeCSV \
