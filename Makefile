@@ -24,7 +24,7 @@ setup:
 # python3-torch and python3-torchvision, installed the same way; without them those tests fail
 # with a message saying so.
 TORCH := $(shell $(PYTHON) -c 'import torch, torchvision' 2>/dev/null && echo yes)
-setup-test: setup-test
+setup-test: setup
 	@if [ -z "$(TORCH)" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing python3-torch python3-torchvision"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision >/dev/null; \
@@ -45,9 +45,12 @@ run: build
 
 # Tests: the default build, the ops without assembly (purego), and the OpenBLAS build of the ops
 # when OpenBLAS is there.
+# The repository's Go files (not those of kernels or caches built under build/).
+GOFILES = $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*')
+
 test: setup-test
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	@test -z "$$(gofmt -l $(GOFILES))" || { echo "gofmt would change:"; gofmt -l $(GOFILES); exit 1; }
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags purego ./graph/ops/
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
@@ -101,11 +104,11 @@ fuzz:
 	done
 
 fmt:
-	gofmt -w .
+	gofmt -w $(GOFILES)
 
 vet:
 	$(GO) vet ./...
 
 # Regenerate the PyTorch golden data (needs Debian's python3-torch and python3-torchvision).
 golden:
-	cd resnet/testdata && $(PYTHON) gen_golden.py
+	cd resnet/testdata && $(PYTHON) gen_golden.py && $(PYTHON) lesson_resnet.py

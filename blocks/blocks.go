@@ -14,7 +14,7 @@ type Shortcut int
 
 const (
 	// Projection is option B: a 1×1 convolution with the block's stride, then BatchNorm
-	// (downsample.0, downsample.1), as torchvision.
+	// (downsample.0, downsample.1 as torchvision; see Config.ShortcutName).
 	Projection Shortcut = iota
 	// ZeroPad is option A: subsample by the stride and pad the new channels with zeros. It has
 	// no parameters; the paper uses it for its CIFAR-10 nets.
@@ -61,6 +61,24 @@ type Config struct {
 	Stride   int
 	Shortcut Shortcut
 	Plain    bool
+	// ConvBias gives every convolution of the block a bias (branch and projection), as
+	// nn.Conv2d's default bias=True in from-scratch PyTorch ResNets; torchvision has none.
+	ConvBias bool
+	// ShortcutName is the scope of the projection's layers: "" means torchvision's "downsample"
+	// (downsample.0.weight, downsample.1.running_mean, …); "shortcut" gives the names of the common
+	// from-scratch PyTorch ResNet (shortcut.0.weight, …).
+	ShortcutName string
+}
+
+// defaultShortcutName is torchvision's name for the projection shortcut.
+const defaultShortcutName = "downsample"
+
+// conv is the block's convolution: with a bias when c.ConvBias.
+func (c Config) conv(b *graph.Builder, name string, x *G.Node, out, k, stride, pad int) *G.Node {
+	if c.ConvBias {
+		return b.Conv2dBias(name, x, out, k, stride, pad)
+	}
+	return b.Conv2d(name, x, out, k, stride, pad)
 }
 
 // Build adds the block described by c to b, applied to x.
@@ -79,7 +97,7 @@ func Build(b *graph.Builder, x *G.Node, c Config) *G.Node {
 	if c.Plain {
 		return branch
 	}
-	return b.AddReLU(branch, shortcut(b, x, c.Planes*c.Kind.Expansion(), c.Stride, c.Shortcut))
+	return b.AddReLU(branch, shortcut(b, x, c))
 }
 
 // BasicBlock is conv3×3(stride) → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.
@@ -113,34 +131,39 @@ func closeBranch(b *graph.Builder, name string, x *G.Node, plain bool) *G.Node {
 }
 
 func basicBranch(b *graph.Builder, x *G.Node, c Config) *G.Node {
-	out := b.Conv2d("conv1", x, c.Planes, 3, c.Stride, 1)
+	out := c.conv(b, "conv1", x, c.Planes, 3, c.Stride, 1)
 	out = b.BatchNormReLU("bn1", out)
-	out = b.Conv2d("conv2", out, c.Planes, 3, 1, 1)
+	out = c.conv(b, "conv2", out, c.Planes, 3, 1, 1)
 	return closeBranch(b, "bn2", out, c.Plain)
 }
 
 func bottleneckBranch(b *graph.Builder, x *G.Node, c Config) *G.Node {
-	out := b.Conv2d("conv1", x, c.Planes, 1, 1, 0)
+	out := c.conv(b, "conv1", x, c.Planes, 1, 1, 0)
 	out = b.BatchNormReLU("bn1", out)
-	out = b.Conv2d("conv2", out, c.Planes, 3, c.Stride, 1)
+	out = c.conv(b, "conv2", out, c.Planes, 3, c.Stride, 1)
 	out = b.BatchNormReLU("bn2", out)
-	out = b.Conv2d("conv3", out, c.Planes*4, 1, 1, 0)
+	out = c.conv(b, "conv3", out, c.Planes*4, 1, 1, 0)
 	return closeBranch(b, "bn3", out, c.Plain)
 }
 
 // shortcut is the one place that decides the shortcut: the identity when the shape is kept,
 // otherwise option A or B.
-func shortcut(b *graph.Builder, x *G.Node, out, stride int, sc Shortcut) *G.Node {
+func shortcut(b *graph.Builder, x *G.Node, c Config) *G.Node {
 	if x == nil || b.Err() != nil {
 		return nil
 	}
-	if stride == 1 && x.Shape()[1] == out {
+	out := c.Planes * c.Kind.Expansion()
+	if c.Stride == 1 && x.Shape()[1] == out {
 		return x
 	}
-	if sc == ZeroPad {
-		return b.ShortcutA(x, stride, out)
+	if c.Shortcut == ZeroPad {
+		return b.ShortcutA(x, c.Stride, out)
 	}
-	ds := b.Scope("downsample")
-	y := ds.Conv2d("0", x, out, 1, stride, 0)
+	name := c.ShortcutName
+	if name == "" {
+		name = defaultShortcutName
+	}
+	ds := b.Scope(name)
+	y := c.conv(ds, "0", x, out, 1, c.Stride, 0)
 	return ds.BatchNorm2d("1", y)
 }

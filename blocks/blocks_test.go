@@ -49,24 +49,52 @@ func TestBlockGradients(t *testing.T) {
 			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"}},
 		{"plain bottleneck", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 1, Plain: true}, []int{2, 8, 4, 4}, []int{2, 8, 4, 4},
 			[]string{"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias", "conv3.weight", "bn3.weight", "bn3.bias"}},
+		// the lesson's blocks: every convolution with a bias, projections named shortcut
+		{"basic projection, bias", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.Projection, ConvBias: true, ShortcutName: "shortcut"},
+			[]int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias",
+				"shortcut.0.weight", "shortcut.0.bias", "shortcut.1.weight", "shortcut.1.bias"}},
+		{"basic identity, bias", blocks.Config{Kind: blocks.Basic, Planes: 4, Stride: 1, ConvBias: true, ShortcutName: "shortcut"}, []int{2, 4, 5, 5}, []int{2, 4, 5, 5},
+			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias"}},
+		{"bottleneck projection, bias", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Shortcut: blocks.Projection, ConvBias: true, ShortcutName: "shortcut"},
+			[]int{2, 4, 6, 6}, []int{2, 8, 3, 3},
+			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias",
+				"conv3.weight", "conv3.bias", "bn3.weight", "bn3.bias",
+				"shortcut.0.weight", "shortcut.0.bias", "shortcut.1.weight", "shortcut.1.bias"}},
+		{"basic projection, bias, torchvision name", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.Projection, ConvBias: true},
+			[]int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias",
+				"downsample.0.weight", "downsample.0.bias", "downsample.1.weight", "downsample.1.bias"}},
+		{"plain bottleneck, bias", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Plain: true, ConvBias: true, ShortcutName: "shortcut"},
+			[]int{2, 4, 6, 6}, []int{2, 8, 3, 3},
+			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias",
+				"conv3.weight", "conv3.bias", "bn3.weight", "bn3.bias"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			g, x, y, b := build(t, c.cfg, c.in, graph.Config{})
-			assert.Equal(t, tensor.Shape(c.out), y.Shape())
-			var names []string
-			wrt := G.Nodes{x}
-			for _, bd := range b.Trainable() {
-				names = append(names, bd.Param.Name)
-				wrt = append(wrt, bd.Node)
-			}
-			assert.Equal(t, c.names, names)
-			loss, err := gradcheck.WeightedSum(y, 11)
-			require.NoError(t, err)
-			res, err := gradcheck.Check(g, loss, wrt, 1e-6, 25)
-			require.NoError(t, err)
-			assert.LessOrEqual(t, res.MaxRelErr, 1e-5, "worst: %s (%d checked)", res.Worst, res.Checked)
-		})
+		// In training mode the BatchNorm after a convolution cancels its bias (gradient 0); in
+		// evaluation mode the bias shifts the output, so the bias cases run in both.
+		modes := []graph.Mode{graph.Train}
+		if c.cfg.ConvBias {
+			modes = append(modes, graph.Eval)
+		}
+		for _, mode := range modes {
+			t.Run(c.name+"/"+mode.String(), func(t *testing.T) {
+				g, x, y, b := build(t, c.cfg, c.in, graph.Config{Mode: mode})
+				assert.Equal(t, tensor.Shape(c.out), y.Shape())
+				var names []string
+				wrt := G.Nodes{x}
+				for _, bd := range b.Trainable() {
+					names = append(names, bd.Param.Name)
+					wrt = append(wrt, bd.Node)
+				}
+				assert.Equal(t, c.names, names)
+				loss, err := gradcheck.WeightedSum(y, 11)
+				require.NoError(t, err)
+				res, err := gradcheck.Check(g, loss, wrt, 1e-6, 25)
+				require.NoError(t, err)
+				assert.LessOrEqual(t, res.MaxRelErr, 1e-5, "worst: %s (%d checked)", res.Worst, res.Checked)
+			})
+		}
 	}
 }
 

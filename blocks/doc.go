@@ -8,5 +8,6 @@
 // Blocks take every layer from package graph (Conv2d, BatchNorm2d, AddReLU, …), never Gorgonia's
 // ops directly, so faster ops can be swapped in behind graph without touching them. Parameter
 // names follow torchvision's modules: conv1, bn1, conv2, bn2, (conv3, bn3,) downsample.0,
-// downsample.1.
+// downsample.1; Config.ConvBias adds conv*.bias and Config.ShortcutName renames the projection
+// (shortcut.0, shortcut.1 in the common from-scratch PyTorch ResNet).
 package blocks

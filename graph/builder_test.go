@@ -109,6 +109,53 @@ func TestInitialisation(t *testing.T) {
 	assert.Equal(t, tensor.Shape{10, 128}, fc.Value.Shape())
 }
 
+// Conv2dBias: weight as Conv2d's, bias (out) U(−1/√fan_in, 1/√fan_in) as nn.Conv2d, both in the
+// layer table; the bias is added to every output plane.
+func TestConv2dBias(t *testing.T) {
+	p := newStore(t, tensor.Float64)
+	g := G.NewGraph()
+	b := graph.NewBuilder(g, p, graph.Config{})
+	x := b.Input("x", 2, 16, 5, 5)
+	y := b.Scope("layer1").Conv2dBias("conv1", x, 64, 3, 2, 1)
+	require.NoError(t, b.Err())
+	assert.Equal(t, tensor.Shape{2, 64, 3, 3}, y.Shape())
+	var names []string
+	for _, e := range p.All() {
+		names = append(names, e.Name)
+	}
+	assert.Equal(t, []string{"layer1.conv1.weight", "layer1.conv1.bias"}, names)
+	l := b.Layers()[0]
+	assert.Equal(t, graph.Layer{Name: "layer1.conv1", Op: "conv3x3/2+bias", Out: tensor.Shape{2, 64, 3, 3},
+		Params: 64*16*9 + 64, MACs: 64 * 9 * 16 * 9}, l)
+	assert.Equal(t, l.Params, p.Count())
+
+	bias, _ := p.Get("layer1.conv1.bias")
+	assert.Equal(t, tensor.Shape{64}, bias.Value.Shape())
+	bound := 1 / math.Sqrt(16*9)
+	var big int
+	for _, v := range bias.Value.Data().([]float64) {
+		require.LessOrEqual(t, math.Abs(v), bound)
+		if math.Abs(v) > bound/2 {
+			big++
+		}
+	}
+	assert.Greater(t, big, 16, "uniform over the whole bound, not a narrower one")
+
+	// zero weights: the output is the bias, plane by plane
+	w, _ := p.Get("layer1.conv1.weight")
+	clear(w.Value.Data().([]float64))
+	require.NoError(t, G.Let(x, tensor.New(tensor.WithShape(2, 16, 5, 5), tensor.WithBacking(make([]float64, 2*16*25)))))
+	var out G.Value
+	G.Read(y, &out)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	require.NoError(t, vm.RunAll())
+	bd, od := bias.Value.Data().([]float64), out.Data().([]float64)
+	for i, v := range od {
+		require.Equal(t, bd[i/9%64], v)
+	}
+}
+
 func TestLinearForward(t *testing.T) {
 	p := newStore(t, tensor.Float64)
 	g := G.NewGraph()

@@ -1,7 +1,7 @@
 // Package graph is the glue between the ResNet code and Gorgonia: a Builder over a
 // *gorgonia.ExprGraph with name scopes and a sticky error, a parameter store (Params) that owns
 // the weights and BatchNorm running statistics under torchvision's state_dict names, and the
-// layer functions every block uses (Conv2d, BatchNorm2d, ReLU, MaxPool2d, GlobalAvgPool, Linear,
+// layer functions every block uses (Conv2d, Conv2dBias, BatchNorm2d, ReLU, MaxPool2d, GlobalAvgPool, Linear,
 // the residual join AddReLU, the option-A shortcut, softmax cross-entropy).
 //
 // The layer functions are the seam between model code and kernels: they are implemented with

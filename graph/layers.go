@@ -22,6 +22,17 @@ const (
 // A convolution applied to a graph input computes no input gradient (the network's input needs
 // none), unless the input node was made with InputWithGrad.
 func (b *Builder) Conv2d(name string, x *G.Node, out, k, stride, pad int) *G.Node {
+	return b.conv(name, x, out, k, stride, pad, false)
+}
+
+// Conv2dBias is Conv2d with a bias, as PyTorch's nn.Conv2d with its default bias=True: besides
+// name+".weight" (initialised as Conv2d's), name+".bias" of shape (out), initialised
+// U(−1/√fan_in, 1/√fan_in) with fan_in = C·k·k, as nn.Conv2d does. One fused op adds the bias.
+func (b *Builder) Conv2dBias(name string, x *G.Node, out, k, stride, pad int) *G.Node {
+	return b.conv(name, x, out, k, stride, pad, true)
+}
+
+func (b *Builder) conv(name string, x *G.Node, out, k, stride, pad int, withBias bool) *G.Node {
 	if !b.ok(x) {
 		return nil
 	}
@@ -34,15 +45,28 @@ func (b *Builder) Conv2d(name string, x *G.Node, out, k, stride, pad int) *G.Nod
 	if w == nil {
 		return nil
 	}
-	y, err := ops.Conv2d(x, w, ops.ConvParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad,
-		NoInputGrad: x.Op() == nil && !b.s.inputGrad[x]})
+	p := ops.ConvParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad,
+		NoInputGrad: x.Op() == nil && !b.s.inputGrad[x]}
+	params, op := out*s[1]*k*k, fmt.Sprintf("conv%dx%d/%d", k, k, stride)
+	var y *G.Node
+	var err error
+	if withBias {
+		bias := b.param(name+".bias", Trainable, tensor.Shape{out}, UniformFanIn(s[1]*k*k))
+		if bias == nil {
+			return nil
+		}
+		y, err = ops.Conv2dBias(x, w, bias, p)
+		params += out
+		op += "+bias"
+	} else {
+		y, err = ops.Conv2d(x, w, p)
+	}
 	if err != nil {
 		b.Fail(fmt.Errorf("%s: %w", name, err))
 		return nil
 	}
 	ys := y.Shape()
-	b.record(b.name(name), fmt.Sprintf("conv%dx%d/%d", k, k, stride), y,
-		out*s[1]*k*k, int64(ys[1]*ys[2]*ys[3])*int64(s[1]*k*k))
+	b.record(b.name(name), op, y, params, int64(ys[1]*ys[2]*ys[3])*int64(s[1]*k*k))
 	return y
 }
 

@@ -27,7 +27,7 @@ func (s Spec) Build(b *graph.Builder, x *G.Node) *G.Node {
 				stride = 2 // every stage after the first halves the feature map in its first block
 			}
 			out = blocks.Build(stage.Scopef("%d", j), out, blocks.Config{Kind: s.Block, Planes: s.Widths[i],
-				Stride: stride, Shortcut: s.Shortcut, Plain: s.Plain})
+				Stride: stride, Shortcut: s.Shortcut, Plain: s.Plain, ConvBias: s.ConvBias, ShortcutName: s.ShortcutName})
 		}
 	}
 	out = b.GlobalAvgPool(out)
@@ -35,11 +35,15 @@ func (s Spec) Build(b *graph.Builder, x *G.Node) *G.Node {
 }
 
 func (s Spec) stem(b *graph.Builder, x *G.Node) *G.Node {
+	conv := b.Conv2d
+	if s.ConvBias {
+		conv = b.Conv2dBias
+	}
 	if s.Stem == CIFARStem {
-		out := b.Conv2d("conv1", x, s.StemWidth(), 3, 1, 1)
+		out := conv("conv1", x, s.StemWidth(), 3, 1, 1)
 		return b.BatchNormReLU("bn1", out)
 	}
-	out := b.Conv2d("conv1", x, s.StemWidth(), 7, 2, 3)
+	out := conv("conv1", x, s.StemWidth(), 7, 2, 3)
 	out = b.BatchNormReLU("bn1", out)
 	return b.MaxPool2d(out, 3, 2, 1)
 }

@@ -5,5 +5,7 @@
 // pool, projection shortcuts, stride on the bottleneck's 3×3 conv), the CIFAR ResNets of depth
 // 6n+2 (3×3 stem, widths 16/32/64, parameter-free option-A shortcuts), and a plain twin of every
 // net (same layers, no shortcuts) for the degradation experiments. Parameter names are
-// torchvision's state_dict keys.
+// torchvision's state_dict keys. Lesson builds the lesson's variant of the ImageNet nets
+// (lesson-resnet18 …): every convolution with a bias (Spec.ConvBias) and projections named
+// shortcut (Spec.ShortcutName), so its names are the state_dict keys of the lesson's PyTorch code.
 package resnet

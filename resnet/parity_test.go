@@ -20,6 +20,7 @@ import (
 
 // golden is one case written by testdata/gen_golden.py with PyTorch 1.13.
 type golden struct {
+	Mode        string               `json:"mode"` // "train" (or absent) or "eval"
 	InputShape  []int                `json:"input_shape"`
 	OutputShape []int                `json:"output_shape"`
 	Loss        float64              `json:"loss"`
@@ -54,7 +55,7 @@ func fill(p *graph.Params) {
 				v = 0.1 * base
 			case strings.HasSuffix(e.Name, "weight"): // BatchNorm γ
 				v = 1 + 0.1*base
-			default: // BatchNorm β
+			default: // BatchNorm β, convolution bias
 				v = 0.1 * base
 			}
 			d[j] = float32(v)
@@ -73,7 +74,9 @@ func sequence(n int, f func(j int) float64) []float32 {
 // TestPyTorchParity runs a BasicBlock, a Bottleneck and the CIFAR ResNet-20 in training mode on
 // the script's weights and input, with loss Σ out·cos(0.13 j), and compares the output, the input
 // gradient, parameter gradients and the updated running statistics with PyTorch's. Each tensor
-// must agree within 1e-4 of its largest magnitude (float32 throughout).
+// must agree within 1e-4 of its largest magnitude (float32 throughout). The lesson's ResNet18
+// (testdata/lesson_resnet.py, 10 classes, convolutions with bias, shortcut.* names) runs in
+// evaluation mode, where the biases reach the output.
 func TestPyTorchParity(t *testing.T) {
 	cases := []struct {
 		file  string
@@ -90,6 +93,11 @@ func TestPyTorchParity(t *testing.T) {
 			b.Fail(err)
 			return s.Build(b, x)
 		}},
+		{"lesson_resnet18", func(b *graph.Builder, x *G.Node) *G.Node {
+			s, err := resnet.Lesson(18, 10)
+			b.Fail(err)
+			return s.Build(b, x)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -101,7 +109,11 @@ func TestPyTorchParity(t *testing.T) {
 			p, err := graph.NewParams(tensor.Float32, 1)
 			require.NoError(t, err)
 			g := G.NewGraph()
-			b := graph.NewBuilder(g, p, graph.Config{})
+			mode := graph.Train
+			if want.Mode == "eval" {
+				mode = graph.Eval
+			}
+			b := graph.NewBuilder(g, p, graph.Config{Mode: mode})
 			x := b.InputWithGrad("x", want.InputShape...)
 			y := c.build(b, x)
 			require.NoError(t, b.Err())

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,8 +12,10 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/resnet-go/resnet/blocks"
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/graph/gradcheck"
+	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/resnet"
 )
 
@@ -64,6 +67,14 @@ func TestParamsAndMACs(t *testing.T) {
 		{"plain56", 10, 32, 853018, 0.1255},
 		{"plain110", 10, 32, 1727962, 0.2529},
 		{"plain18", 1000, 224, 11515688, 1.7948}, // option B projections have weights: the twin lacks them
+		// the lesson's nets (resnet/testdata/lesson_resnet.py): torchvision's plus a bias per
+		// convolution output channel (resnet18: 4,800); biases add no MACs, as PyTorch's hooks count
+		{"lesson-resnet18", 1000, 224, 11694312, 1.814},
+		{"lesson-resnet34", 1000, 224, 21806184, 3.664},
+		{"lesson-resnet50", 1000, 224, 25583592, 4.089},
+		{"lesson-resnet101", 1000, 224, 44601832, 7.801},
+		{"lesson-resnet152", 1000, 224, 60268520, 11.514},
+		{"lesson-plain18", 1000, 224, 11515688 + 4800 - (128 + 256 + 512), 1.7948}, // plain18 + the branch and stem biases
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,9 +101,29 @@ func TestMACsMatchTorchvision(t *testing.T) {
 	}
 }
 
-// Every parameter and buffer is named and shaped as torchvision's state_dict, in its order.
+// The lesson's nets have the parameter counts and MACs of the lesson's PyTorch code at every depth.
+func TestLessonCountsMatchPyTorch(t *testing.T) {
+	var golden struct {
+		Params map[string]int
+		MACs   map[string]int64
+	}
+	data, err := os.ReadFile("testdata/param_counts_lesson.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.Len(t, golden.Params, 5)
+	for name, params := range golden.Params {
+		t.Run(name, func(t *testing.T) {
+			sum := summarize(t, spec(t, name, 1000), 224)
+			assert.Equal(t, params, sum.Params)
+			assert.Equal(t, golden.MACs[name], sum.MACs)
+		})
+	}
+}
+
+// Every parameter and buffer is named and shaped as the PyTorch model's state_dict, in its order:
+// torchvision's for resnetD, the lesson's code's (conv biases, shortcut.*) for lesson-resnetD.
 func TestStateDictNames(t *testing.T) {
-	for _, name := range []string{"resnet18", "resnet50"} {
+	for _, name := range []string{"resnet18", "resnet50", "lesson-resnet18", "lesson-resnet50"} {
 		t.Run(name, func(t *testing.T) {
 			var keys [][2]json.RawMessage
 			data, err := os.ReadFile("testdata/keys_" + name + ".json")
@@ -161,6 +192,15 @@ func TestByName(t *testing.T) {
 		{"resnet8", resnet.CIFARStem, []int{1, 1, 1}, false, ""},
 		{"plain34", resnet.ImageNetStem, []int{3, 4, 6, 3}, true, ""},
 		{"plain56", resnet.CIFARStem, []int{9, 9, 9}, true, ""},
+		{"lesson-resnet18", resnet.ImageNetStem, []int{2, 2, 2, 2}, false, ""},
+		{"lesson-resnet34", resnet.ImageNetStem, []int{3, 4, 6, 3}, false, ""},
+		{"lesson-resnet50", resnet.ImageNetStem, []int{3, 4, 6, 3}, false, ""},
+		{"lesson-resnet101", resnet.ImageNetStem, []int{3, 4, 23, 3}, false, ""},
+		{"lesson-resnet152", resnet.ImageNetStem, []int{3, 8, 36, 3}, false, ""},
+		{"lesson-plain50", resnet.ImageNetStem, []int{3, 4, 6, 3}, true, ""},
+		{"lesson-resnet20", 0, nil, false, `unknown model "lesson-resnet20"`}, // the lesson has no CIFAR nets
+		{"lesson-", 0, nil, false, "unknown model"},
+		{"lesson-lesson-resnet18", 0, nil, false, "unknown model"},
 		{"resnet7", 0, nil, false, `unknown model "resnet7"`},
 		{"resnet", 0, nil, false, "unknown model"},
 		{"vgg16", 0, nil, false, "unknown model"},
@@ -178,10 +218,41 @@ func TestByName(t *testing.T) {
 			assert.Equal(t, c.stem, s.Stem)
 			assert.Equal(t, c.blocks, s.Blocks)
 			assert.Equal(t, c.plain, s.Plain)
+			lesson := strings.HasPrefix(c.name, "lesson-")
+			assert.Equal(t, lesson, s.ConvBias)
+			if lesson {
+				assert.Equal(t, "shortcut", s.ShortcutName)
+			} else {
+				assert.Empty(t, s.ShortcutName)
+			}
 		})
 	}
 	_, err := resnet.ByName("resnet20", 0, 3)
 	assert.ErrorContains(t, err, "classes 0")
+	_, err = resnet.ByName("vgg16", 10, 3)
+	assert.ErrorContains(t, err, "lesson-resnet18 … lesson-resnet152")
+	_, err = resnet.Lesson(20, 10)
+	assert.ErrorContains(t, err, "no depth 20")
+	s := resnet.ResNet18(10)
+	s.ShortcutName = "short.cut"
+	assert.ErrorContains(t, s.Validate(), `shortcut name "short.cut"`)
+}
+
+// The lesson's example: its ResNet18(num_classes=1000) on 1×3×224×224 gives (1, 1000) with
+// 11,694,312 parameters, as `trainer summary -model lesson-resnet18 -classes 1000` prints.
+func TestLessonResNet18Example(t *testing.T) {
+	s, err := resnet.Lesson(18, 1000)
+	require.NoError(t, err)
+	assert.Equal(t, "lesson-resnet18", s.Name)
+	sum := summarize(t, s, 224)
+	assert.Equal(t, 11694312, sum.Params)
+	last := sum.Layers[len(sum.Layers)-1]
+	assert.Equal(t, tensor.Shape{1, 1000}, last.Out)
+	var ops []string
+	for _, l := range sum.Layers[:3] {
+		ops = append(ops, l.Name+" "+l.Op)
+	}
+	assert.Equal(t, []string{"conv1 conv7x7/2+bias", "bn1 bn+relu", "maxpool3x3/2 maxpool3x3/2"}, ops)
 }
 
 func TestInputChannelsAndSizes(t *testing.T) {
@@ -265,4 +336,128 @@ func TestNetGradients(t *testing.T) {
 			assert.LessOrEqual(t, res.MaxRelErr, 1e-5, "worst: %s (%d checked)", res.Worst, res.Checked)
 		})
 	}
+}
+
+// Float64 gradient checks of the lesson's layout (a bias on every convolution, projections named
+// shortcut) on a tiny net of each block kind, in both modes: in training mode each bias is
+// followed by a batch-normalisation that cancels it (its gradient is 0), in evaluation mode it
+// shifts the output and has a gradient of its own.
+func TestLessonGradients(t *testing.T) {
+	tiny := func(kind blocks.Kind) resnet.Spec {
+		s := resnet.Spec{Name: "tiny-lesson", Stem: resnet.ImageNetStem, Widths: []int{2, 3}, Blocks: []int{1, 1},
+			Block: kind, Shortcut: blocks.Projection, Classes: 3, InChannels: 3, ConvBias: true, ShortcutName: "shortcut"}
+		if kind == blocks.Basic {
+			s.Widths = []int{4, 6}
+		}
+		return s
+	}
+	cases := []struct {
+		name string
+		spec resnet.Spec
+		mode graph.Mode
+	}{
+		{"basic/train", tiny(blocks.Basic), graph.Train},
+		{"basic/eval", tiny(blocks.Basic), graph.Eval},
+		{"bottleneck/train", tiny(blocks.Bottleneck), graph.Train},
+		{"bottleneck/eval", tiny(blocks.Bottleneck), graph.Eval},
+		{"bottleneck plain/eval", tiny(blocks.Bottleneck).PlainTwin(), graph.Eval},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := graph.NewParams(tensor.Float64, 3)
+			require.NoError(t, err)
+			g := G.NewGraph()
+			b := graph.NewBuilder(g, p, graph.Config{Mode: c.mode})
+			x := b.InputWithGrad("x", 2, 3, 16, 16)
+			y := c.spec.Build(b, x)
+			require.NoError(t, b.Err())
+			require.NoError(t, gradcheck.Fill(x, 9, 1))
+			loss, err := gradcheck.WeightedSum(y, 4)
+			require.NoError(t, err)
+			wrt := G.Nodes{x}
+			var biases []string
+			for _, bd := range b.Trainable() {
+				wrt = append(wrt, bd.Node)
+				if n := bd.Param.Name; strings.HasSuffix(n, ".bias") && !strings.Contains(n, "bn") && n != "fc.bias" {
+					biases = append(biases, n)
+				}
+			}
+			want := []string{"conv1.bias", "layer1.0.conv1.bias", "layer1.0.conv2.bias"}
+			if c.spec.Block == blocks.Bottleneck {
+				want = append(want, "layer1.0.conv3.bias")
+			}
+			if !c.spec.Plain {
+				want = append(want, "layer1.0.shortcut.0.bias")
+			}
+			assert.Equal(t, want, biases[:len(want)], "convolution biases")
+			res, err := gradcheck.Check(g, loss, wrt, 1e-6, 6)
+			require.NoError(t, err)
+			assert.LessOrEqual(t, res.MaxRelErr, 1e-5, "worst: %s (%d checked)", res.Worst, res.Checked)
+		})
+	}
+}
+
+// The memory plan changes no value of a net with convolution biases: two training steps of a
+// small lesson-layout net (every gradient read, the bias gradients included) give the same bits
+// with and without ops.PlanMemory, which shares buffers.
+func TestPlanMemoryWithConvBias(t *testing.T) {
+	s := resnet.Spec{Name: "tiny-lesson", Stem: resnet.ImageNetStem, Widths: []int{4, 8}, Blocks: []int{1, 2},
+		Block: blocks.Basic, Shortcut: blocks.Projection, Classes: 3, InChannels: 2, ConvBias: true, ShortcutName: "shortcut"}
+	run := func(plan bool) ([][]float32, ops.MemoryPlan) {
+		p, err := graph.NewParams(tensor.Float32, 5)
+		require.NoError(t, err)
+		m, err := resnet.New(s, p, graph.Config{}, 4, 16, 16)
+		require.NoError(t, err)
+		b := m.Builder
+		targets := b.Input("targets", 4, 3)
+		loss := b.SoftmaxCrossEntropy(m.Logits, targets)
+		require.NoError(t, b.Err())
+		var wrt G.Nodes
+		for _, bd := range b.Trainable() {
+			wrt = append(wrt, bd.Node)
+		}
+		grads, err := G.Grad(loss, wrt...)
+		require.NoError(t, err)
+		vals := make([]G.Value, len(grads)+2)
+		G.Read(loss, &vals[0])
+		G.Read(m.Logits, &vals[1])
+		for i, g := range grads {
+			G.Read(g, &vals[i+2])
+		}
+		var mp ops.MemoryPlan
+		if plan {
+			mp, err = ops.PlanMemory(m.Graph)
+			require.NoError(t, err)
+		}
+		vm := G.NewTapeMachine(m.Graph)
+		defer vm.Close()
+		require.NoError(t, G.Let(targets, tensor.New(tensor.WithShape(4, 3),
+			tensor.WithBacking([]float32{1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0}))))
+		var out [][]float32
+		for step := 0; step < 2; step++ {
+			in := make([]float32, 4*2*16*16)
+			for i := range in {
+				in[i] = float32((i*7+step*3)%11) - 5
+			}
+			require.NoError(t, G.Let(m.Input, tensor.New(tensor.WithShape(4, 2, 16, 16), tensor.WithBacking(in))))
+			vm.Reset()
+			require.NoError(t, vm.RunAll())
+			for _, v := range vals {
+				switch d := v.Data().(type) {
+				case float32:
+					out = append(out, []float32{d})
+				case []float32:
+					out = append(out, append([]float32(nil), d...))
+				}
+			}
+		}
+		return out, mp
+	}
+	want, _ := run(false)
+	got, mp := run(true)
+	require.Equal(t, len(want), len(got))
+	for i := range want {
+		assert.Equal(t, want[i], got[i], "value %d", i)
+	}
+	assert.Less(t, mp.PlannedBytes, mp.UnplannedSize, "%v", mp)
 }

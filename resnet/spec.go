@@ -36,6 +36,15 @@ type Spec struct {
 	Plain      bool // the plain twin: the same layers without shortcuts
 	Classes    int
 	InChannels int
+	// ConvBias gives every convolution a bias (name.bias, shape (out)): the stem's, the
+	// branches' and the projections'. torchvision's nets have none (a BatchNorm follows every
+	// convolution); from-scratch PyTorch code that keeps nn.Conv2d's default bias=True, as the
+	// lesson's (see Lesson), has them. The classifier fc always has its bias.
+	ConvBias bool
+	// ShortcutName is the scope of the projection shortcuts' parameters: "" for torchvision's
+	// "downsample" (layer2.0.downsample.0.weight), "shortcut" for the lesson's
+	// (layer2.0.shortcut.0.weight). It must not contain a dot.
+	ShortcutName string
 }
 
 // StemWidth is the number of channels the stem produces.
@@ -69,6 +78,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("resnet: %s: input channels %d must be at least 1", s.Name, s.InChannels)
 	case len(s.Widths) == 0 || len(s.Widths) != len(s.Blocks):
 		return fmt.Errorf("resnet: %s: %d widths for %d stages", s.Name, len(s.Widths), len(s.Blocks))
+	case strings.ContainsAny(s.ShortcutName, ". "):
+		return fmt.Errorf("resnet: %s: shortcut name %q must not contain a dot or a space", s.Name, s.ShortcutName)
 	}
 	for i := range s.Widths {
 		if s.Widths[i] < 1 || s.Blocks[i] < 1 {
@@ -119,11 +130,37 @@ func CIFAR(depth, classes int) (Spec, error) {
 		Blocks: []int{n, n, n}, Block: blocks.Basic, Shortcut: blocks.ZeroPad, Classes: classes, InChannels: 3}, nil
 }
 
-// PlainTwin returns s without shortcuts, named plainN.
+// Lesson is the ResNet of the lesson this project implements, at one of torchvision's ImageNet
+// depths (18, 34, 50, 101, 152), named lesson-resnetD: the layers of torchvision's net, but every
+// convolution keeps nn.Conv2d's default bias (ConvBias) and the projections are named shortcut.0
+// and shortcut.1 (ShortcutName), so its parameters are the state_dict of the lesson's PyTorch
+// code (resnet/testdata/lesson_resnet.py). Lesson(18, 1000) has 11,694,312 parameters:
+// torchvision's 11,689,512 plus 4,800 convolution biases.
+func Lesson(depth, classes int) (Spec, error) {
+	f, ok := imagenetByDepth(depth)
+	if !ok {
+		return Spec{}, fmt.Errorf("resnet: the lesson's ResNet has no depth %d (want 18, 34, 50, 101 or 152)", depth)
+	}
+	s := f(classes)
+	s.Name = lessonPrefix + s.Name
+	s.ConvBias = true
+	s.ShortcutName = "shortcut"
+	return s, nil
+}
+
+// lessonPrefix starts the names of the lesson's nets.
+const lessonPrefix = "lesson-"
+
+// PlainTwin returns s without shortcuts, named plainD for resnetD (lesson-plainD for
+// lesson-resnetD); every other setting, ConvBias included, is kept.
 func (s Spec) PlainTwin() Spec {
 	p := s
 	p.Plain = true
-	p.Name = "plain" + strings.TrimPrefix(s.Name, "resnet")
+	if strings.Contains(s.Name, "resnet") {
+		p.Name = strings.Replace(s.Name, "resnet", "plain", 1)
+	} else {
+		p.Name = "plain" + s.Name
+	}
 	return p
 }
 
@@ -145,24 +182,30 @@ func imagenetByDepth(depth int) (func(int) Spec, bool) {
 }
 
 // ByName returns the net called name: resnet18, resnet34, resnet50, resnet101, resnet152
-// (ImageNet layout), resnetD for any other D = 6n+2 (CIFAR layout: 20, 32, 44, 56, 110, …), or
-// plainD for the plain twin of either. The ImageNet nets take precedence where a depth is both
-// (50, 152).
+// (torchvision's ImageNet layout), resnetD for any other D = 6n+2 (CIFAR layout: 20, 32, 44, 56,
+// 110, …), lesson-resnet18 … lesson-resnet152 for the lesson's variant of the ImageNet nets (see
+// Lesson: convolutions with bias, shortcut.* names), or plainD (lesson-plainD) for the plain twin
+// of any of them. The ImageNet nets take precedence where a depth is both (50, 152).
 func ByName(name string, classes, inChannels int) (Spec, error) {
+	rest, lesson := strings.CutPrefix(name, lessonPrefix)
 	var plain bool
 	var digits string
 	switch {
-	case strings.HasPrefix(name, "resnet"):
-		digits = strings.TrimPrefix(name, "resnet")
-	case strings.HasPrefix(name, "plain"):
-		plain, digits = true, strings.TrimPrefix(name, "plain")
+	case strings.HasPrefix(rest, "resnet"):
+		digits = strings.TrimPrefix(rest, "resnet")
+	case strings.HasPrefix(rest, "plain"):
+		plain, digits = true, strings.TrimPrefix(rest, "plain")
 	}
 	depth, err := strconv.Atoi(digits)
 	if digits == "" || err != nil || depth <= 0 {
 		return Spec{}, unknown(name)
 	}
 	var s Spec
-	if f, ok := imagenetByDepth(depth); ok {
+	if lesson {
+		if s, err = Lesson(depth, classes); err != nil {
+			return Spec{}, unknown(name)
+		}
+	} else if f, ok := imagenetByDepth(depth); ok {
 		s = f(classes)
 	} else if s, err = CIFAR(depth, classes); err != nil {
 		return Spec{}, unknown(name)
@@ -176,5 +219,6 @@ func ByName(name string, classes, inChannels int) (Spec, error) {
 
 func unknown(name string) error {
 	return fmt.Errorf("resnet: unknown model %q (want resnet18, resnet34, resnet50, resnet101, resnet152, "+
-		"resnetD for a CIFAR depth D = 6n+2 such as 20, 32, 44, 56, 110, or plain… for a plain twin)", name)
+		"resnetD for a CIFAR depth D = 6n+2 such as 20, 32, 44, 56, 110, lesson-resnet18 … lesson-resnet152 "+
+		"for the lesson's variant with convolution biases, or plain… (lesson-plain…) for a plain twin)", name)
 }

@@ -123,8 +123,11 @@ const MaxInputSide = 4096
 // it: the model's free numbers (classes, input channels, depth) must be those of the tensors,
 // which the file's data back, so a forged header cannot make a loader build a huge graph.
 func (s RunState) check(f *checkpoint.File) error {
-	if err := s.Config.Validate(); err != nil {
-		return fmt.Errorf("its settings: %w", err)
+	// Weights without a run (trainer import) have no training settings to check.
+	if weightsOnly := s.Config.Epochs == 0 && s.Epoch == 0; !weightsOnly {
+		if err := s.Config.Validate(); err != nil {
+			return fmt.Errorf("its settings: %w", err)
+		}
 	}
 	spec, err := s.Spec()
 	if err != nil {
@@ -169,6 +172,18 @@ func (s RunState) check(f *checkpoint.File) error {
 		return fmt.Errorf("wall time %g s", s.WallSec)
 	}
 	return nil
+}
+
+// Save writes the checkpoint to path, atomically: its state and tensors as they were loaded.
+// OpenWeights and SaveCheckpoint's files both go through it unchanged.
+func (c *Checkpoint) Save(path string) error {
+	st := c.State
+	st.Format = checkpointFormat
+	meta, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return checkpoint.Save(path, &checkpoint.File{Meta: meta, Tensors: c.file.Tensors})
 }
 
 // Restore copies the checkpoint's tensors into p, and its momentum buffers into opt when opt is

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/resnet-go/resnet/train/data"
@@ -49,6 +50,16 @@ type Config struct {
 	Pad       int  `json:"pad"`
 	Flip      bool `json:"flip"`
 	Normalize bool `json:"normalize"` // per-channel mean and std of the training set
+
+	// Init starts the run from the weights of a file (safetensors, PyTorch .pth or a checkpoint)
+	// instead of a random initialisation: every tensor of the model must be in it, except a
+	// classifier (fc) of another class count, which keeps its fresh initialisation. InitSHA256 is
+	// the file's digest, recorded when the run starts and checked when it is repeated.
+	Init       string `json:"init,omitempty"`
+	InitSHA256 string `json:"init_sha256,omitempty"`
+	// Freeze keeps the first layers as Init gave them: "stem" (conv1, bn1), or "layerK" (the
+	// stem and stages 1 to K).
+	Freeze string `json:"freeze,omitempty"`
 
 	ZeroInitResidual bool   `json:"zero_init_residual"`
 	Seed             int64  `json:"seed"`
@@ -123,6 +134,12 @@ func (c Config) Validate() error {
 	case c.Dtype != "float32" && c.Dtype != "float64":
 		return fmt.Errorf("-dtype %q: want float32 or float64", c.Dtype)
 	}
+	if _, err := c.FrozenPrefixes(); err != nil {
+		return err
+	}
+	if c.Freeze != "" && c.Init == "" {
+		return fmt.Errorf("-freeze %s needs -init: frozen random weights would never learn", c.Freeze)
+	}
 	s := Schedule{Kind: c.Schedule, Base: c.LR, Milestones: c.Milestones, Gamma: c.Gamma, Total: 2}
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("-schedule: %w", err)
@@ -174,4 +191,24 @@ func DiffConfig(old, now Config) string {
 		return "no visible difference"
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// FrozenPrefixes turns Freeze into the parameter-name prefixes SGDConfig.Frozen takes.
+func (c Config) FrozenPrefixes() ([]string, error) {
+	switch {
+	case c.Freeze == "":
+		return nil, nil
+	case c.Freeze == "stem":
+		return []string{"conv1.", "bn1."}, nil
+	case strings.HasPrefix(c.Freeze, "layer"):
+		k, err := strconv.Atoi(strings.TrimPrefix(c.Freeze, "layer"))
+		if err == nil && k >= 1 && k <= 4 {
+			out := []string{"conv1.", "bn1."}
+			for i := 1; i <= k; i++ {
+				out = append(out, fmt.Sprintf("layer%d.", i))
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("-freeze %q: want stem or layer1 … layer4 (the stem and the stages up to it)", c.Freeze)
 }

@@ -14,6 +14,7 @@ type Metrics struct {
 	N         int     // examples
 	Loss      float64 // mean softmax cross-entropy
 	Err       float64 // fraction misclassified (top-1)
+	Top5Err   float64 // fraction whose label is not among the 5 most probable classes
 	Confusion [][]int // Confusion[label][predicted]
 }
 
@@ -27,6 +28,7 @@ func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
 	it := l.Epoch(0)
 	defer it.Close()
 	var sum float64
+	var top5Wrong int
 	probs := make([]float64, k)
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		logits, err := ev.Logits(b.X)
@@ -40,6 +42,9 @@ func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
 			}
 			sum -= LogSoftmax(logits, i, probs)[label]
 			m.Confusion[label][argmax(probs)]++
+			if rank(probs, label) >= 5 {
+				top5Wrong++
+			}
 			m.N++
 		}
 	}
@@ -51,7 +56,20 @@ func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
 		wrong -= m.Confusion[i][i]
 	}
 	m.Loss, m.Err = sum/float64(m.N), float64(wrong)/float64(m.N)
+	m.Top5Err = float64(top5Wrong) / float64(m.N)
 	return m, nil
+}
+
+// rank is the number of classes more probable than class c (0: c is the prediction); a tie
+// counts against c, so that a constant output is not credited with every label.
+func rank(p []float64, c int) int {
+	r := 0
+	for j, v := range p {
+		if j != c && v >= p[c] {
+			r++
+		}
+	}
+	return r
 }
 
 // LogSoftmax writes the log-probabilities of row i of logits (N, K) into dst (len K) and returns

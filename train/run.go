@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -125,9 +126,16 @@ func (s *Session) Describe() string {
 	if r.state.Epoch > 0 {
 		from = fmt.Sprintf(", continuing after epoch %d", r.state.Epoch)
 	}
-	return fmt.Sprintf("%s (%d parameters) on %s: %d training%s and %d test images of %d×%d×%d; %s of %s%s",
+	init := ""
+	if r.initNote != "" {
+		init = "; " + r.initNote
+	}
+	if frozen, _ := r.cfg.FrozenPrefixes(); len(frozen) > 0 {
+		init += "; frozen: " + strings.Join(frozen, ", ")
+	}
+	return fmt.Sprintf("%s (%d parameters) on %s: %d training%s and %d test images of %d×%d×%d; %s of %s%s%s",
 		r.spec.Name, r.params.Count(), r.cfg.Data, r.trainN, val, r.testN, c[0], c[1], c[2],
-		plural(r.cfg.Epochs, "epoch"), plural(r.trainL.Batches(), "step"), from)
+		plural(r.cfg.Epochs, "epoch"), plural(r.trainL.Batches(), "step"), from, init)
 }
 
 // Train runs the remaining epochs.
@@ -152,6 +160,7 @@ type run struct {
 	probe               *GradientProbe
 	observers           []Observer   // the probe and Options.Observer, when set
 	lock                *rundir.Lock // the run directory is this process's while r lives
+	initNote            string       // what Config.Init loaded, for Describe
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
@@ -183,6 +192,19 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		return nil, fmt.Errorf("%s already holds a run (%s): continue it with -resume or choose another -out", o.Dir, ckptPath)
 	}
 
+	if cfg.Init != "" && ck == nil {
+		// The run records the digest of the weights it starts from; a repeated run (-config
+		// run.json) checks that the file is still the same.
+		digest, err := fileSHA256(cfg.Init)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.InitSHA256 != "" && cfg.InitSHA256 != digest {
+			return nil, fmt.Errorf("-init %s has SHA-256 %s, the run's settings record %s: another file", cfg.Init, digest, cfg.InitSHA256)
+		}
+		cfg.InitSHA256 = digest
+		r.cfg = cfg
+	}
 	trainSet, val, test, err := loadData(cfg)
 	if err != nil {
 		return nil, err
@@ -206,8 +228,12 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	if r.params, err = graph.NewParams(dt, cfg.Seed); err != nil {
 		return nil, err
 	}
+	frozen, err := cfg.FrozenPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	if r.opt, err = NewSGD(SGDConfig{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
-		Nesterov: cfg.Nesterov, NoDecay1D: cfg.NoDecay1D}); err != nil {
+		Nesterov: cfg.Nesterov, NoDecay1D: cfg.NoDecay1D, Frozen: frozen}); err != nil {
 		return nil, err
 	}
 	if tc, th, tw := test.Shape(); tc != c || th != h || tw != w || test.Classes() != trainSet.Classes() {
@@ -222,6 +248,10 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 			return nil, err
 		}
 		st.Epoch, st.Step, st.WallSec = ck.State.Epoch, ck.State.Step, ck.State.WallSec
+	} else if cfg.Init != "" {
+		if r.initNote, err = initFrom(cfg.Init, r.params); err != nil {
+			return nil, err
+		}
 	}
 	r.state = st
 

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -18,6 +19,11 @@ type SGDConfig struct {
 	// as PyTorch users do with a second parameter group: decaying a BN scale only fights the
 	// normalisation it feeds, while the conv weights it follows carry the regularisation.
 	NoDecay1D bool
+	// Frozen names prefixes of parameters that are not updated (fine-tuning with a frozen stem
+	// and first stages): as PyTorch with requires_grad=False, they get no step, no decay and no
+	// velocity. BatchNorm running statistics are buffers, not parameters, and keep updating in
+	// training mode, as in PyTorch.
+	Frozen []string
 }
 
 // SGD is PyTorch's torch.optim.SGD (dampening 0): with g the gradient and w the weight,
@@ -48,6 +54,11 @@ func NewSGD(c SGDConfig) (*SGD, error) {
 func (o *SGD) Update(p *graph.Param, grad tensor.Tensor) error {
 	if !grad.Shape().Eq(p.Value.Shape()) || grad.Dtype() != p.Value.Dtype() {
 		return fmt.Errorf("train: gradient of %s is %v %v, want %v %v", p.Name, grad.Dtype(), grad.Shape(), p.Value.Dtype(), p.Value.Shape())
+	}
+	for _, prefix := range o.Config.Frozen {
+		if strings.HasPrefix(p.Name, prefix) {
+			return nil
+		}
 	}
 	v, seen := o.vel[p.Name]
 	if !seen {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -10,29 +11,32 @@ import (
 )
 
 func evalCmd(args []string, stdout io.Writer) error {
-	fs := cli.NewFlagSet("eval", "trainer eval [flags]")
-	ckptPath := fs.String("checkpoint", "", "checkpoint file (a run's checkpoint.ckpt) or run directory")
+	fs := cli.NewFlagSet("eval", "trainer eval (-checkpoint CKPT | -weights FILE) [flags]")
+	var src sourceFlags
+	src.register(fs)
 	name := fs.String("data", "", "data set (default: the one the checkpoint was trained on)")
 	dir := fs.String("data-dir", "", "directory of the data set's files (default: the checkpoint's)")
 	split := fs.String("split", "test", "test or train")
 	batch := fs.Int("batch", 500, "batch size")
+	asJSON := fs.Bool("json", false, "print the results as one JSON object, for scripts")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
 	switch {
-	case *ckptPath == "":
-		return cli.UsageError{Err: fmt.Errorf("-checkpoint is required")}
 	case *split != "test" && *split != "train":
-		return cli.UsageError{Err: fmt.Errorf("-split %q: want test or train", *split)}
+		return cli.Usagef("-split %q: want test or train", *split)
 	case *batch < 1:
-		return cli.UsageError{Err: fmt.Errorf("-batch %d: want at least 1", *batch)}
+		return cli.Usagef("-batch %d: want at least 1", *batch)
 	}
-	ck, err := loadCheckpoint(*ckptPath)
+	ck, err := src.open()
 	if err != nil {
 		return err
 	}
 	cfg := ck.State.Config
 	if *name == "" {
+		if cfg.Data == "" {
+			return cli.Usagef("%s records no data set: give -data", ck.Path)
+		}
 		*name = cfg.Data
 		if *dir == "" {
 			*dir = cfg.DataDir
@@ -58,14 +62,36 @@ func evalCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", *name, *split, err)
 	}
+	classes := data.ClassNames(*name, len(m.Confusion))
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(evalResult{Model: ck.State.Model, Source: ck.Path, Epoch: ck.State.Epoch, Data: *name, Split: *split,
+			N: m.N, Loss: m.Loss, Top1Error: m.Err, Top1Accuracy: 1 - m.Err, Top5Error: m.Top5Err, Top5Accuracy: 1 - m.Top5Err,
+			Classes: classes, Confusion: m.Confusion})
+	}
 	fmt.Fprintf(stdout, "%s (%s, epoch %d) on %s %s: %d images\n", ck.State.Model, ck.Path, ck.State.Epoch, *name, *split, m.N)
-	fmt.Fprintf(stdout, "loss %.4f  error %.2f%%  accuracy %.2f%%\n", m.Loss, 100*m.Err, 100*(1-m.Err))
-	writeConfusion(stdout, m.Confusion, classNames(*name, len(m.Confusion)))
+	fmt.Fprintf(stdout, "loss %.4f  error %.2f%%  accuracy %.2f%%  top-5 accuracy %.2f%%\n", m.Loss, 100*m.Err, 100*(1-m.Err), 100*(1-m.Top5Err))
+	writeConfusion(stdout, m.Confusion, classes)
 	return nil
 }
 
-// loadCheckpoint accepts a checkpoint file or the run directory holding one.
-func loadCheckpoint(path string) (*train.Checkpoint, error) { return train.LoadCheckpoint(path) }
+// evalResult is eval -json's output.
+type evalResult struct {
+	Model        string   `json:"model"`
+	Source       string   `json:"source"`
+	Epoch        int      `json:"epoch"`
+	Data         string   `json:"data"`
+	Split        string   `json:"split"`
+	N            int      `json:"n"`
+	Loss         float64  `json:"loss"`
+	Top1Error    float64  `json:"top1_error"`
+	Top1Accuracy float64  `json:"top1_accuracy"`
+	Top5Error    float64  `json:"top5_error"`
+	Top5Accuracy float64  `json:"top5_accuracy"`
+	Classes      []string `json:"classes"`
+	Confusion    [][]int  `json:"confusion"` // [true class][predicted class]
+}
 
 // writeConfusion prints the confusion matrix with true classes as rows and per-class error.
 func writeConfusion(w io.Writer, conf [][]int, names []string) {
@@ -103,5 +129,3 @@ func writeConfusion(w io.Writer, conf [][]int, names []string) {
 }
 
 // classNames returns the class names of the known data sets, numbers otherwise.
-// classNames names the classes of a checkpoint's data set.
-func classNames(dataset string, k int) []string { return data.ClassNames(dataset, k) }

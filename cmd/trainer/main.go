@@ -19,6 +19,8 @@ commands:
   train     train a model on a data set (no flags: ResNet-20 on the built-in Fashion-MNIST subset)
   eval      a checkpoint's loss, error and confusion matrix on a data set
   predict   class probabilities of images (PNG, IDX or CIFAR records) from a checkpoint
+  import    a PyTorch .pth or safetensors state_dict into a checkpoint or safetensors file
+  export    a checkpoint's model as safetensors, for PyTorch's load_state_dict
   summary   layer table, parameter count, MACs and a forward pass of a model
   bench     time training steps (or inference with -infer) on random data
   compare   bench against the PyTorch peer on the same workloads, alternating
@@ -51,8 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = bench(args[1:], stdout)
 	case "compare":
 		err = compare(args[1:], stdout)
+	case "import":
+		err = importCmd(args[1:], stdout)
+	case "export":
+		err = exportCmd(args[1:], stdout)
 	default:
-		err = cli.Usagef("unknown command %q (want train, eval, predict, summary, bench or compare)", args[0])
+		err = cli.Usagef("unknown command %q (want train, eval, predict, import, export, summary, bench or compare)", args[0])
 	}
 	return cli.Status("trainer "+args[0], err, stderr)
 }
@@ -67,7 +73,7 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *cli.FlagSet, model string) {
-	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), plain18…, plain20…")
+	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), lesson-resnet18…lesson-resnet152 (the lesson's code: conv biases), plain18…, plain20…")
 	fs.IntVar(&m.classes, "classes", 0, "number of classes (default 1000 for ImageNet nets, 10 for CIFAR nets)")
 	fs.StringVar(&m.input, "input", "", "input shape N,C,H,W (default 1,3,224,224 for ImageNet nets, 1,3,32,32 for CIFAR nets)")
 	fs.StringVar(&m.dtype, "dtype", "float32", "float32 or float64")

@@ -151,3 +151,12 @@ for name in "` + strings.Join(models, " ") + `".split():
 		assert.Equal(t, sum.Params, n, name)
 	}
 }
+
+// The lesson's own ResNet18 (its nn.Conv2d keep their default bias): 11,694,312 parameters.
+func TestSummaryLessonResNet18(t *testing.T) {
+	code, out, errOut := runCLI("summary", "-model", "lesson-resnet18", "-classes", "1000", "-input", "1,3,224,224")
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "params: 11694312\n")
+	assert.Contains(t, out, "output shape: [1 1000]\n")
+	assert.Contains(t, out, "layer2.0.shortcut.0")
+}

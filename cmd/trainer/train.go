@@ -32,7 +32,7 @@ type runFlags struct {
 // registerConfig binds every setting of c to a flag whose default is c's current value, so
 // defaults come from DefaultConfig, a -config file or a checkpoint.
 func registerConfig(fs *cli.FlagSet, c *train.Config) {
-	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, plain18…")
+	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, lesson-resnet18…lesson-resnet152, plain18…")
 	fs.StringVar(&c.Data, "data", c.Data, "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the data set's files (fashion-mnist default: /usr/share/datasets/fashion-mnist)")
 	fs.IntVar(&c.Val, "val", c.Val, "training examples held out for validation")
@@ -53,6 +53,8 @@ func registerConfig(fs *cli.FlagSet, c *train.Config) {
 	fs.IntVar(&c.Pad, "pad", c.Pad, "augmentation: zero padding before a random crop (0: no crop)")
 	fs.BoolVar(&c.Flip, "flip", c.Flip, "augmentation: random horizontal flips (default off for -data mnist)")
 	fs.BoolVar(&c.Normalize, "normalize", c.Normalize, "normalise each channel by the training set's mean and std")
+	fs.StringVar(&c.Init, "init", c.Init, "start from these weights (safetensors, PyTorch .pth or a checkpoint); a classifier of another class count is re-initialised")
+	fs.StringVar(&c.Freeze, "freeze", c.Freeze, "with -init: keep stem (conv1, bn1) or layerK (the stem and stages 1…K) as loaded")
 	fs.BoolVar(&c.ZeroInitResidual, "zero-init-residual", c.ZeroInitResidual, "start each residual branch's last BN at γ = 0")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "seed of the weights, the shuffling and the augmentation")
 	fs.StringVar(&c.Dtype, "dtype", c.Dtype, "float32 or float64")

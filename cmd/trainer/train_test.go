@@ -80,6 +80,21 @@ func TestTrainEvalPredict(t *testing.T) {
 		assert.Contains(t, out, "accuracy")
 		assert.Contains(t, out, "confusion matrix (rows: true class, columns: predicted class):")
 		assert.Equal(t, 14, strings.Count(out, "\n"), out) // title, loss, matrix title, header, 10 rows
+
+		code, out, errOut = runCLI("eval", "-checkpoint", dir, "-json")
+		require.Equal(t, 0, code, errOut)
+		var res struct {
+			N            int
+			Top1Error    float64 `json:"top1_error"`
+			Top1Accuracy float64 `json:"top1_accuracy"`
+			Top5Accuracy float64 `json:"top5_accuracy"`
+			Confusion    [][]int
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &res))
+		assert.Equal(t, 500, res.N)
+		assert.InDelta(t, 1, res.Top1Accuracy+res.Top1Error, 1e-12)
+		assert.GreaterOrEqual(t, res.Top5Accuracy, res.Top1Accuracy, "the label is among the top 5 whenever it is the top 1")
+		assert.Len(t, res.Confusion, 10)
 	})
 
 	t.Run("predict PNG", func(t *testing.T) {
@@ -102,12 +117,43 @@ func TestTrainEvalPredict(t *testing.T) {
 		assert.Equal(t, 0, code, errOut)
 		assert.Equal(t, out, after)
 
-		small := filepath.Join(t.TempDir(), "small.png")
-		writePNG(t, small, image.NewRGBA(image.Rect(0, 0, 10, 12)))
-		code, _, errOut = runCLI("predict", "-checkpoint", dir, small)
+		// Any size is scaled and centre-cropped; a directory gives its images; -json is one
+		// object per image.
+		photos := t.TempDir()
+		writePNG(t, filepath.Join(photos, "small.png"), image.NewRGBA(image.Rect(0, 0, 10, 12)))
+		big := image.NewGray(image.Rect(0, 0, 300, 200))
+		for i := range big.Pix {
+			big.Pix[i] = uint8(i)
+		}
+		writePNG(t, filepath.Join(photos, "big.png"), big)
+		require.NoError(t, os.WriteFile(filepath.Join(photos, "notes.txt"), []byte("not an image"), 0o644))
+		code, out, errOut = runCLI("predict", "-checkpoint", dir, photos, "-json", "-top", "5", "-invert")
+		require.Equal(t, 0, code, errOut)
+		lines = strings.Split(strings.TrimSpace(out), "\n")
+		require.Len(t, lines, 2, out)
+		var pred struct {
+			File string
+			Top  []struct {
+				Class int
+				Name  string
+				Prob  float64
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[0]), &pred))
+		assert.Equal(t, filepath.Join(photos, "big.png"), pred.File, "in name order")
+		require.Len(t, pred.Top, 5)
+		var sum float64
+		for i, c := range pred.Top {
+			sum += c.Prob
+			if i > 0 {
+				assert.LessOrEqual(t, c.Prob, pred.Top[i-1].Prob)
+			}
+		}
+		assert.InDelta(t, 0.5, sum, 0.5)
+
+		code, _, errOut = runCLI("predict", "-checkpoint", dir, filepath.Join(photos, "notes.txt"), "-format", "image")
 		assert.Equal(t, 1, code)
-		assert.Contains(t, errOut, small)
-		assert.Contains(t, errOut, "28")
+		assert.Contains(t, errOut, "notes.txt: not a PNG or JPEG image")
 	})
 
 	t.Run("eval on data the model cannot take", func(t *testing.T) {
@@ -170,11 +216,21 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "-model", "resnet7", "-out", filepath.Join(tmp, "r")}, 2, `unknown model "resnet7"`},
 		{[]string{"train", "-data", "cifar10", "-out", filepath.Join(tmp, "r")}, 1, "-data-dir"},
 		{[]string{"train", "-data", "fashion-mnist", "-data-dir", filepath.Join(tmp, "nowhere"), "-out", filepath.Join(tmp, "r")}, 1, "nowhere"},
-		{[]string{"eval"}, 2, "-checkpoint is required"},
+		{[]string{"eval"}, 2, "-checkpoint or -weights is required"},
+		{[]string{"eval", "-checkpoint", junk, "-weights", junk}, 2, "-checkpoint and -weights: give one"},
+		{[]string{"eval", "-checkpoint", junk, "-model", "resnet18"}, 2, "-model, -classes and -size go with -weights"},
+		{[]string{"eval", "-weights", junk, "-size", "x"}, 2, `-size "x"`},
+		{[]string{"eval", "-weights", junk}, 1, "junk.ckpt"},
+		{[]string{"import", junk}, 2, "-o is required"},
+		{[]string{"import", "-o", filepath.Join(tmp, "x.safetensors")}, 2, "want one weights file, got 0"},
+		{[]string{"import", junk, "-o", junk}, 1, "junk.ckpt exists"},
+		{[]string{"export", "-checkpoint", junk, "-o", filepath.Join(tmp, "x.bin")}, 2, "name the file .safetensors"},
+		{[]string{"export", "-checkpoint", junk, "-o", filepath.Join(tmp, "x.safetensors")}, 1, "not a checkpoint"},
 		{[]string{"eval", "-checkpoint", junk}, 1, "not a checkpoint"},
 		{[]string{"eval", "-checkpoint", filepath.Join(tmp, "missing.ckpt")}, 1, "missing.ckpt"},
 		{[]string{"eval", "-checkpoint", junk, "-split", "val"}, 2, `-split "val"`},
 		{[]string{"predict", "-checkpoint", junk}, 2, "no images given"},
+		{[]string{"predict", "-checkpoint", junk, "-resize", "-1", "x.png"}, 2, "-resize -1"},
 		{[]string{"predict", "-checkpoint", junk, "-format", "jpeg", "x"}, 2, `-format "jpeg"`},
 		{[]string{"predict", "-checkpoint", junk, "x.png"}, 1, "not a checkpoint"},
 	}

@@ -32,17 +32,17 @@ func main() {
 
 // settings are the experiment's flags.
 type settings struct {
-	Data    string  `json:"data"`
-	DataDir string  `json:"data_dir,omitempty"`
-	Depths  []int   `json:"depths"`
-	Steps   int     `json:"steps"` // training steps between the two measurements
-	Warmup  int     `json:"warmup_steps"`
-	Batch   int     `json:"batch"`
-	LR      float64 `json:"lr"`
-	WD      float64 `json:"weight_decay"`
-	Seed    int64   `json:"seed"`
-	Out       string `json:"-"`
-	Workers   int    `json:"-"`
+	Data      string  `json:"data"`
+	DataDir   string  `json:"data_dir,omitempty"`
+	Depths    []int   `json:"depths"`
+	Steps     int     `json:"steps"` // training steps between the two measurements
+	Warmup    int     `json:"warmup_steps"`
+	Batch     int     `json:"batch"`
+	LR        float64 `json:"lr"`
+	WD        float64 `json:"weight_decay"`
+	Seed      int64   `json:"seed"`
+	Out       string  `json:"-"`
+	Workers   int     `json:"-"`
 	replot    bool
 	quick     bool
 	overwrite bool

@@ -75,6 +75,28 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
+// BenchmarkConvBias is BenchmarkConv with a bias (Conv2dBias): the forward op adds it to every
+// output plane; the backward pass adds the bias gradient op.
+func BenchmarkConvBias(b *testing.B) {
+	for _, c := range benchConvs {
+		for _, bwd := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%dx%d-%d/k%ds%d/fwd", c.b, c.c, c.h, c.h, c.o, c.k, c.s)
+			if bwd {
+				name += "bwd"
+			}
+			b.Run(name, func(b *testing.B) {
+				benchGraph(b, bwd, func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error) {
+					x := input32(g, rng, "x", c.b, c.c, c.h, c.h)
+					w := input32(g, rng, "w", c.o, c.c, c.k, c.k)
+					bias := input32(g, rng, "bias", c.o)
+					*in = G.Nodes{x, w, bias}
+					return Conv2dBias(x, w, bias, ConvParams{StrideH: c.s, StrideW: c.s, PadH: c.p, PadW: c.p})
+				})
+			})
+		}
+	}
+}
+
 var benchShapes = [][]int{{128, 16, 32, 32}, {128, 64, 8, 8}}
 
 func BenchmarkBatchNorm(b *testing.B) {

@@ -71,7 +71,30 @@ func (g convGeom) String() string {
 // the next image as they finish one (for a batch smaller than the worker count each image's
 // work is split instead); column buffers are per worker and re-used across runs.
 func Conv2d(x, w *G.Node, p ConvParams) (*G.Node, error) {
-	const what = "ops.Conv2d"
+	return conv2d("ops.Conv2d", x, w, nil, p)
+}
+
+// Conv2dBias is Conv2d plus a bias per output channel, as PyTorch's nn.Conv2d with bias=True:
+// bias has shape (O) and
+//
+//	y[b,o,i,j] = Σ_{c,u,v} w[o,c,u,v] · x̃[b,c, i·SH+u-PH, j·SW+v-PW] + bias[o]
+//
+// The forward op adds bias[o] to each output plane right after its matrix product (while the
+// plane is in cache); the gradient with respect to the bias is a third gradient op,
+//
+//	dbias[o] = Σ_{b,i,j} dY[b,o,i,j]
+//
+// (the planes' sums added in float64). dx and dW are those of Conv2d.
+func Conv2dBias(x, w, bias *G.Node, p ConvParams) (*G.Node, error) {
+	const what = "ops.Conv2dBias"
+	if bias == nil {
+		return nil, fmt.Errorf("%s: nil bias node", what)
+	}
+	return conv2d(what, x, w, bias, p)
+}
+
+// conv2d is Conv2d, or Conv2dBias when bias is not nil.
+func conv2d(what string, x, w, bias *G.Node, p ConvParams) (*G.Node, error) {
 	if x == nil || w == nil {
 		return nil, fmt.Errorf("%s: nil input node", what)
 	}
@@ -104,29 +127,57 @@ func Conv2d(x, w *G.Node, p ConvParams) (*G.Node, error) {
 		return nil, fmt.Errorf("%s: kernel %dx%d larger than padded input %v with padding (%d,%d)", what, g.KH, g.KW, xs, g.PH, g.PW)
 	}
 	g.OH, g.OW = oh/g.SH+1, ow/g.SW+1
-	y, err := G.ApplyOp(&convOp{geom: g, dt: dt, dx: !p.NoInputGrad}, x, w)
+	op := &convOp{geom: g, dt: dt, dx: !p.NoInputGrad}
+	in := G.Nodes{x, w}
+	if bias != nil {
+		if bs := bias.Shape(); bs.Dims() != 1 || bs[0] != g.O {
+			return nil, fmt.Errorf("%s: bias %v, want (%d) for w %v", what, bs, g.O, ws)
+		}
+		if bdt, err := nodeDtype(bias, what); err != nil || bdt != dt {
+			return nil, fmt.Errorf("%s: x is %v but bias is %v", what, dt, bdt)
+		}
+		op.bias = true
+		in = append(in, bias)
+	}
+	y, err := G.ApplyOp(op, in...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: x %v, w %v: %w", what, xs, ws, err)
 	}
 	return y, nil
 }
 
-// ---------------------------------------------------------------- forward op: (x, w) -> y
+// ---------------------------------------------------------------- forward op: (x, w[, bias]) -> y
 
 type convOp struct {
 	geom convGeom
 	dt   tensor.Dtype
 	dx   bool
+	bias bool // a third input, bias (O), is added to every output plane
 	out  outBuf
 	scr  scratch
 }
 
-func (op *convOp) Arity() int            { return 2 }
-func (op *convOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4)) }
-func (op *convOp) ReturnsPtr() bool      { return false }
-func (op *convOp) CallsExtern() bool     { return false }
-func (op *convOp) OverwritesInput() int  { return -1 }
-func (op *convOp) String() string        { return fmt.Sprintf("Conv2d%v dx=%t", op.geom, op.dx) }
+func (op *convOp) Arity() int {
+	if op.bias {
+		return 3
+	}
+	return 2
+}
+func (op *convOp) Type() hm.Type {
+	if op.bias {
+		return hm.NewFnType(tensorType(4), tensorType(4), tensorType(1), tensorType(4))
+	}
+	return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4))
+}
+func (op *convOp) ReturnsPtr() bool     { return false }
+func (op *convOp) CallsExtern() bool    { return false }
+func (op *convOp) OverwritesInput() int { return -1 }
+func (op *convOp) String() string {
+	if op.bias {
+		return fmt.Sprintf("Conv2d%v dx=%t bias", op.geom, op.dx)
+	}
+	return fmt.Sprintf("Conv2d%v dx=%t", op.geom, op.dx)
+}
 func (op *convOp) WriteHash(h hash.Hash) { writeHash(h, op) }
 func (op *convOp) Hashcode() uint32      { return hashOf(op) }
 func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
@@ -147,8 +198,8 @@ func (op *convOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
 
 func (op *convOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	what := op.String()
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("%s: want 2 inputs (x, w), got %d", what, len(vals))
+	if len(vals) != op.Arity() {
+		return nil, fmt.Errorf("%s: want %d inputs (x, w[, bias]), got %d", what, op.Arity(), len(vals))
 	}
 	x, err := input(vals, 0, op.geom.xShape(), op.dt, what)
 	if err != nil {
@@ -158,21 +209,41 @@ func (op *convOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var bias *tensor.Dense
+	if op.bias {
+		if bias, err = input(vals, 2, tensor.Shape{op.geom.O}, op.dt, what); err != nil {
+			return nil, err
+		}
+	}
 	if op.dt == tensor.Float32 {
-		convForward(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](w), dataOf[float32](out))
+		convForward(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](w), biasOf[float32](bias), dataOf[float32](out))
 	} else {
-		convForward(op.geom, &op.scr, dataOf[float64](x), dataOf[float64](w), dataOf[float64](out))
+		convForward(op.geom, &op.scr, dataOf[float64](x), dataOf[float64](w), biasOf[float64](bias), dataOf[float64](out))
 	}
 	return out, nil
 }
 
-// DiffWRT is {true, true}, or {false, true} with ConvParams.NoInputGrad.
-func (op *convOp) DiffWRT(int) []bool { return []bool{op.dx, true} }
+// biasOf is the data of an optional bias tensor: nil for none.
+func biasOf[T float](t *tensor.Dense) []T {
+	if t == nil {
+		return nil
+	}
+	return dataOf[T](t)
+}
 
-// SymDiff returns the gradient nodes {dx, dw}; dx is nil with ConvParams.NoInputGrad.
+// DiffWRT is {dx, true} or, with a bias, {dx, true, true}; dx is false with ConvParams.NoInputGrad.
+func (op *convOp) DiffWRT(int) []bool {
+	if op.bias {
+		return []bool{op.dx, true, true}
+	}
+	return []bool{op.dx, true}
+}
+
+// SymDiff returns the gradient nodes {dx, dw} or {dx, dw, dbias}; dx is nil with
+// ConvParams.NoInputGrad.
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	if len(inputs) != 2 {
-		return nil, fmt.Errorf("%s: SymDiff wants 2 inputs, got %d", op, len(inputs))
+	if len(inputs) != op.Arity() {
+		return nil, fmt.Errorf("%s: SymDiff wants %d inputs, got %d", op, op.Arity(), len(inputs))
 	}
 	var dxn *G.Node
 	var err error
@@ -185,7 +256,14 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dw: %w", op, err)
 	}
-	return G.Nodes{dxn, dwn}, nil
+	if !op.bias {
+		return G.Nodes{dxn, dwn}, nil
+	}
+	dbn, err := G.ApplyOp(&convBiasGradOp{geom: op.geom, dt: op.dt}, grad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dbias: %w", op, err)
+	}
+	return G.Nodes{dxn, dwn, dbn}, nil
 }
 
 // ---------------------------------------------------------------- gradient ops
@@ -266,5 +344,56 @@ func (op *convGradOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 }
 func (op *convGradOp) DiffWRT(int) []bool { return []bool{false, false} }
 func (op *convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, noSecondDerivative(op.String())
+}
+
+// ---------------------------------------------------------------- bias gradient op: dy -> dbias
+
+// convBiasGradOp computes dbias[o] = Σ_{b,i,j} dY[b,o,i,j], the gradient of Conv2dBias's bias.
+type convBiasGradOp struct {
+	geom convGeom
+	dt   tensor.Dtype
+	out  outBuf
+}
+
+func (op *convBiasGradOp) Arity() int            { return 1 }
+func (op *convBiasGradOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(1)) }
+func (op *convBiasGradOp) ReturnsPtr() bool      { return false }
+func (op *convBiasGradOp) CallsExtern() bool     { return false }
+func (op *convBiasGradOp) OverwritesInput() int  { return -1 }
+func (op *convBiasGradOp) String() string        { return fmt.Sprintf("Conv2dDbias%v", op.geom) }
+func (op *convBiasGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op *convBiasGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convBiasGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.geom.O}, nil
+}
+func (op *convBiasGradOp) Do(vals ...G.Value) (G.Value, error) {
+	return op.run(op.out.get(op.dt, tensor.Shape{op.geom.O}), vals)
+}
+func (op *convBiasGradOp) UsePreallocDo(p G.Value, vals ...G.Value) (G.Value, error) {
+	out, err := prealloc(p, tensor.Shape{op.geom.O}, op.dt, vals, op.String())
+	if err != nil {
+		return nil, err
+	}
+	return op.run(out, vals)
+}
+func (op *convBiasGradOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
+	what := op.String()
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("%s: want 1 input (dy), got %d", what, len(vals))
+	}
+	dy, err := input(vals, 0, op.geom.yShape(), op.dt, what)
+	if err != nil {
+		return nil, err
+	}
+	if op.dt == tensor.Float32 {
+		convBackwardBias(op.geom, dataOf[float32](dy), dataOf[float32](out))
+	} else {
+		convBackwardBias(op.geom, dataOf[float64](dy), dataOf[float64](out))
+	}
+	return out, nil
+}
+func (op *convBiasGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *convBiasGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, noSecondDerivative(op.String())
 }

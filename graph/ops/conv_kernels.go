@@ -269,8 +269,9 @@ func permuted[T float](g convGeom, s *scratch, w []T) []T {
 	return wp
 }
 
-// convForward computes y_b = Wp·col(x_b) for every image b.
-func convForward[T float](g convGeom, s *scratch, x, w, y []T) {
+// convForward computes y_b = Wp·col(x_b) for every image b, plus bias[o] on every plane o when
+// bias is not nil.
+func convForward[T float](g convGeom, s *scratch, x, w, bias, y []T) {
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
 	direct := g.direct()
 	wp := permuted(g, s, w)
@@ -288,6 +289,9 @@ func convForward[T float](g convGeom, s *scratch, x, w, y []T) {
 				col = bufs[wk][:K*ohw]
 			}
 			gemm(false, false, g.O, ohw, K, 1, wp, K, col, ohw, 0, y[b*ochw:(b+1)*ochw], ohw)
+			if bias != nil {
+				addBias(y[b*ochw:(b+1)*ochw], bias, ohw, 0, g.O, 0, ohw)
+			}
 		})
 		return
 	}
@@ -307,10 +311,16 @@ func convForward[T float](g convGeom, s *scratch, x, w, y []T) {
 		if g.O >= ohw {
 			parallel(g.O, workersFor(g.O), func(_, lo, hi int) {
 				gemm(false, false, hi-lo, ohw, K, 1, wp[lo*K:], K, col, ohw, 0, yb[lo*ohw:], ohw)
+				if bias != nil {
+					addBias(yb, bias, ohw, lo, hi, 0, ohw)
+				}
 			})
 		} else {
 			parallel(ohw, workersFor(ohw), func(_, lo, hi int) {
 				gemm(false, false, g.O, hi-lo, K, 1, wp, K, col[lo:], ohw, 0, yb[lo:], ohw)
+				if bias != nil {
+					addBias(yb, bias, ohw, 0, g.O, lo, hi)
+				}
 			})
 		}
 	}
@@ -350,7 +360,7 @@ func convBackwardData[T float](g convGeom, s *scratch, w, dy, dx []T) {
 	if t, ok := g.transposedGeom(); ok {
 		wt := slot[T](s, slotFlipped, len(w))
 		flipFilters(g, w, wt)
-		convForward(t, s, dy, wt, dx)
+		convForward(t, s, dy, wt, nil, dx)
 		return
 	}
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
@@ -474,4 +484,32 @@ func convBackwardFilter[T float](g convGeom, s *scratch, x, dy, dw []T) {
 	if !one {
 		unpermuteFilters(g, sum, dw)
 	}
+}
+
+// addBias adds bias[o] to columns [j0,j1) of rows [o0,o1) of y, a row-major O x ohw matrix (one
+// image's output planes).
+func addBias[T float](y, bias []T, ohw, o0, o1, j0, j1 int) {
+	for o := o0; o < o1; o++ {
+		r, b := y[o*ohw+j0:o*ohw+j1], bias[o]
+		for i := range r {
+			r[i] += b
+		}
+	}
+}
+
+// convBackwardBias computes dbias[o] = Σ_{b,i,j} dY[b,o,i,j]: each plane summed by the batch-norm
+// row kernel, the planes of a channel added in float64 in batch order (a fixed order whatever the
+// worker count, so a run is reproducible bit for bit), channels split across workers.
+func convBackwardBias[T float](g convGeom, dy, dbias []T) {
+	ohw := g.OHW()
+	parallel(g.O, workersFor(g.O), func(_, lo, hi int) {
+		for o := lo; o < hi; o++ {
+			var sum float64
+			for b := 0; b < g.B; b++ {
+				s1, _ := rowSums(dy[(b*g.O+o)*ohw:(b*g.O+o+1)*ohw], 0)
+				sum += float64(s1)
+			}
+			dbias[o] = T(sum)
+		}
+	})
 }

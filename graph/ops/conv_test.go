@@ -113,3 +113,74 @@ func TestConv2dLargeMatchesGorgonia(t *testing.T) {
 		})
 	}
 }
+
+// Conv2dBias: float64 gradients (x, w and bias) against central differences, for every geometry
+// and for both ways of splitting the work (by image, or within an image for 8 workers).
+func TestConv2dBiasGrad(t *testing.T) {
+	for _, workers := range []int{1, 2, 8} {
+		for _, tc := range convCases {
+			t.Run(fmt.Sprintf("workers%d/%s", workers, tc.name), func(t *testing.T) {
+				SetWorkers(workers)
+				defer SetWorkers(0)
+				rng := rand.New(rand.NewSource(1))
+				ins := []gradInput{
+					{randTensor(rng, -1, 1, tc.b, tc.c, tc.h, tc.w), true},
+					{randTensor(rng, -1, 1, tc.o, tc.c, tc.kh, tc.kw), true},
+					{randTensor(rng, -1, 1, tc.o), true},
+				}
+				worst := checkGrads(t, rng, ins, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+					return Conv2dBias(in[0], in[1], in[2], ConvParams{StrideH: tc.sh, StrideW: tc.sw, PadH: tc.ph, PadW: tc.pw})
+				})
+				t.Logf("max rel err %.2g", worst)
+			})
+		}
+	}
+}
+
+// Conv2dBias is Conv2d followed by a per-channel addition, bit for bit, in float32 and float64,
+// whether the work is split by image or within an image; its bias gradient is Σ dY over N, H, W.
+func TestConv2dBiasMatchesConvPlusBias(t *testing.T) {
+	for _, dt := range dtypes {
+		for _, workers := range []int{1, 2, 8} {
+			for _, tc := range convCases {
+				t.Run(fmt.Sprintf("%v/workers%d/%s", dt, workers, tc.name), func(t *testing.T) {
+					SetWorkers(workers)
+					defer SetWorkers(0)
+					rng := rand.New(rand.NewSource(6))
+					g := G.NewGraph()
+					x := G.NodeFromAny(g, randOf(rng, dt, -1, 1, tc.b, tc.c, tc.h, tc.w), G.WithName("x"))
+					w := G.NodeFromAny(g, randOf(rng, dt, -1, 1, tc.o, tc.c, tc.kh, tc.kw), G.WithName("w"))
+					bv := randOf(rng, dt, -1, 1, tc.o)
+					bias := G.NodeFromAny(g, bv, G.WithName("bias"))
+					p := ConvParams{StrideH: tc.sh, StrideW: tc.sw, PadH: tc.ph, PadW: tc.pw}
+					plain, err := Conv2d(x, w, p)
+					require.NoError(t, err)
+					biased, err := Conv2dBias(x, w, bias, p)
+					require.NoError(t, err)
+					dyv := randOf(rng, dt, -1, 1, biased.Shape()...)
+					dy := G.NodeFromAny(g, dyv, G.WithName("dy"))
+					grads, err := biased.Op().(G.SDOp).SymDiff(G.Nodes{x, w, bias}, biased, dy)
+					require.NoError(t, err)
+					require.Len(t, grads, 3)
+					v := runForward(t, g, plain, biased, grads[2])
+
+					s := biased.Shape()
+					want := v[0]
+					wantDb := make([]float64, tc.o)
+					dyd, bd := f64(dyv), f64(bv)
+					for i := range want {
+						o := i / (s[2] * s[3]) % s[1]
+						if dt == tensor.Float32 {
+							want[i] = float64(float32(want[i]) + float32(bd[o]))
+						} else {
+							want[i] += bd[o]
+						}
+						wantDb[o] += dyd[i]
+					}
+					assertClose(t, want, v[1], 0, "y")
+					assertClose(t, wantDb, v[2], tolFor(dt), "dbias")
+				})
+			}
+		}
+	}
+}

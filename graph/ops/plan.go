@@ -24,18 +24,19 @@ func (p MemoryPlan) String() string {
 // owner is implemented by the operators of this package: each owns the tensor it outputs.
 type owner interface{ outBuffer() *outBuf }
 
-func (op *convOp) outBuffer() *outBuf        { return &op.out }
-func (op *convGradOp) outBuffer() *outBuf    { return &op.out }
-func (op *bnOp) outBuffer() *outBuf          { return &op.out }
-func (op *bnGradOp) outBuffer() *outBuf      { return &op.out }
-func (op *bnParamGradOp) outBuffer() *outBuf { return &op.out }
-func (op *maxPoolOp) outBuffer() *outBuf     { return &op.out }
-func (op *maxPoolGradOp) outBuffer() *outBuf { return &op.out }
-func (op *gapOp) outBuffer() *outBuf         { return &op.out }
-func (op *reluOp) outBuffer() *outBuf        { return &op.out }
-func (op *reluGradOp) outBuffer() *outBuf    { return &op.out }
-func (op *shortcutOp) outBuffer() *outBuf    { return &op.out }
-func (op *sceGradOp) outBuffer() *outBuf     { return &op.out }
+func (op *convOp) outBuffer() *outBuf         { return &op.out }
+func (op *convGradOp) outBuffer() *outBuf     { return &op.out }
+func (op *convBiasGradOp) outBuffer() *outBuf { return &op.out }
+func (op *bnOp) outBuffer() *outBuf           { return &op.out }
+func (op *bnGradOp) outBuffer() *outBuf       { return &op.out }
+func (op *bnParamGradOp) outBuffer() *outBuf  { return &op.out }
+func (op *maxPoolOp) outBuffer() *outBuf      { return &op.out }
+func (op *maxPoolGradOp) outBuffer() *outBuf  { return &op.out }
+func (op *gapOp) outBuffer() *outBuf          { return &op.out }
+func (op *reluOp) outBuffer() *outBuf         { return &op.out }
+func (op *reluGradOp) outBuffer() *outBuf     { return &op.out }
+func (op *shortcutOp) outBuffer() *outBuf     { return &op.out }
+func (op *sceGradOp) outBuffer() *outBuf      { return &op.out }
 
 // PlanMemory lets the outputs of this package's operators in g share memory when their
 // lifetimes do not overlap, as a compiler allocates registers. Without it every operator keeps

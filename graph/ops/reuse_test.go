@@ -47,7 +47,7 @@ func smallNet(t *testing.T, g *G.ExprGraph, dt tensor.Dtype, seed int64) (loss *
 	r = must(Conv2d(h, param("w2", -0.5, 0.5, 8, 4, 3, 3), ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}))
 	r = bn(r, "bn2", false)
 	h = must(AddReLU(r, must(ShortcutA(h, 2, 8)))) // (2,8,2,2)
-	h = must(Conv2d(h, param("w3", -0.5, 0.5, 8, 8, 1, 1), ConvParams{StrideH: 1, StrideW: 1}))
+	h = must(Conv2dBias(h, param("w3", -0.5, 0.5, 8, 8, 1, 1), param("b3", -0.5, 0.5, 8), ConvParams{StrideH: 1, StrideW: 1}))
 	h = must(ReLU(h))
 	f := must(GlobalAvgPool(h)) // (2,8)
 	f = bn(f, "bn3", false)
@@ -187,6 +187,12 @@ func TestUsePreallocDo(t *testing.T) {
 			y, _ := Conv2d(G.NodeFromAny(g, xv, G.WithName("x")), G.NodeFromAny(g, wv, G.WithName("w")), ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
 			return built{y, []G.Value{xv, wv}}
 		}},
+		{"Conv2dBias", func(g *G.ExprGraph) built {
+			xv, wv, bv := randTensor(rng, -1, 1, 2, 3, 5, 5), randTensor(rng, -1, 1, 3, 3, 3, 3), randTensor(rng, -1, 1, 3)
+			y, _ := Conv2dBias(G.NodeFromAny(g, xv, G.WithName("x")), G.NodeFromAny(g, wv, G.WithName("w")),
+				G.NodeFromAny(g, bv, G.WithName("b")), ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
+			return built{y, []G.Value{xv, wv, bv}}
+		}},
 		{"BatchNorm", func(g *G.ExprGraph) built {
 			xv, gv, bv := randTensor(rng, -1, 1, 2, 3, 5, 5), randTensor(rng, -1, 1, 3), randTensor(rng, -1, 1, 3)
 			y, _ := BatchNorm(G.NodeFromAny(g, xv, G.WithName("x")), G.NodeFromAny(g, gv, G.WithName("g")), G.NodeFromAny(g, bv, G.WithName("b")), newStats(tensor.Float64, 3, false))
@@ -284,6 +290,16 @@ func TestConstructionErrors(t *testing.T) {
 		{"conv 3-D", func() (*G.Node, error) { return Conv2d(x3, n("w1", 4, 3, 3, 3), ConvParams{StrideH: 1, StrideW: 1}) }, "4-D"},
 		{"conv stride 0", func() (*G.Node, error) { return Conv2d(x4, n("w2", 4, 3, 3, 3), ConvParams{}) }, "stride"},
 		{"conv too large", func() (*G.Node, error) { return Conv2d(x4, n("w3", 4, 3, 9, 9), ConvParams{StrideH: 1, StrideW: 1}) }, "larger"},
+		{"conv bias nil", func() (*G.Node, error) {
+			return Conv2dBias(x4, n("w4", 4, 3, 3, 3), nil, ConvParams{StrideH: 1, StrideW: 1})
+		}, "nil bias"},
+		{"conv bias shape", func() (*G.Node, error) {
+			return Conv2dBias(x4, n("w5", 4, 3, 3, 3), n("cb3", 3), ConvParams{StrideH: 1, StrideW: 1})
+		}, "want (4)"},
+		{"conv bias dtype", func() (*G.Node, error) {
+			cb := G.NewTensor(g, tensor.Float32, 1, G.WithShape(4), G.WithName("cb4"))
+			return Conv2dBias(x4, n("w6", 4, 3, 3, 3), cb, ConvParams{StrideH: 1, StrideW: 1})
+		}, "bias is float32"},
 		{"bn gamma", func() (*G.Node, error) { return BatchNorm(x4, n("g4", 4), n("b3", 3), st3) }, "(4)"},
 		{"bn stats", func() (*G.Node, error) {
 			return BatchNorm(x4, n("g3", 3), n("b3b", 3), newStats(tensor.Float64, 4, true))

@@ -9,9 +9,10 @@ Outputs (written next to this script, compact JSON, floats = repr of float32 val
         params = sum(p.numel() for p in parameters()); MACs at input 1x3x224x224 via forward hooks:
         Conv2d: out.numel() * in_channels/groups * kh * kw;  Linear: in_features*out_features per sample.
   basic_block.json, bottleneck.json, resnet20.json  -- parity cases, each
-        {"case", "input_shape", "output_shape", "output", "input_grad", "param_grads": {name: flat},
+        {"case", "mode", "input_shape", "output_shape", "output", "input_grad", "param_grads": {name: flat},
          "running_mean": {"<bn>.running_mean": flat}, "running_var": {"<bn>.running_var": flat}, "loss"}
         running_* are after the single training-mode forward. All arrays flat, row-major.
+        ("mode" is "train", or "eval" for lesson_resnet.py's case; files without it are "train".)
 
 Deterministic fill convention (all arithmetic in float64 with math.sin/cos, cast to float32 at the end):
   fnv1a(s): 32-bit FNV-1a over UTF-8 bytes of the state-dict name:
@@ -19,6 +20,7 @@ Deterministic fill convention (all arithmetic in float64 with math.sin/cos, cast
   phase(name) = (fnv1a(name) % 1000) / 1000 * 2*pi
   base(name, j) = sin(0.7*j + phase(name)),  j = flat row-major element index
   Conv2d weight (O,C,kh,kw):   base * 2 / sqrt(C*kh*kw)     (C = weight.shape[1], i.e. in/groups)
+  Conv2d bias (if any):        0.1 * base                   (torchvision has none; lesson_resnet.py)
   Linear weight (out,in):      base / sqrt(in)
   Linear bias:                 0.1 * base
   BatchNorm weight:            1 + 0.1 * base
@@ -90,7 +92,8 @@ def fill_model(model):
             fan = w.shape[1] * w.shape[2] * w.shape[3]
             s = 2.0 / math.sqrt(fan)
             fill_tensor(w, [b * s for b in base_list(pre + "weight", w.numel())])
-            assert m.bias is None
+            if m.bias is not None:
+                fill_tensor(m.bias, [0.1 * b for b in base_list(pre + "bias", m.bias.numel())])
         elif isinstance(m, nn.Linear):
             w = m.weight
             s = 1.0 / math.sqrt(w.shape[1])
@@ -176,9 +179,12 @@ class ResNet20(nn.Module):
 
 
 # ---------------- parity case runner ----------------
-def run_case(case, model, input_shape, grad_names=None):
+def run_case(case, model, input_shape, grad_names=None, train=True, max_grad=1e4):
+    """Runs one parity case, in training mode unless train is False (then "mode": "eval": BatchNorm
+    uses the filled running statistics and leaves them unchanged). Every parameter gradient must
+    be nonzero and below max_grad."""
     fill_model(model)
-    model.train()
+    model.train(train)
     x = make_input(input_shape).requires_grad_(True)
     out = model(x)
     n = out.numel()
@@ -191,6 +197,7 @@ def run_case(case, model, input_shape, grad_names=None):
         grad_names = list(params.keys())
     res = {
         "case": case,
+        "mode": "train" if train else "eval",
         "input_shape": list(input_shape),
         "output_shape": list(out.shape),
         "loss": flt(loss.item()),
@@ -201,7 +208,7 @@ def run_case(case, model, input_shape, grad_names=None):
         "running_var": {},
     }
     for mname, m in model.named_modules():
-        if isinstance(m, nn.BatchNorm2d):
+        if train and isinstance(m, nn.BatchNorm2d):  # (evaluation leaves them as filled)
             res["running_mean"][mname + ".running_mean"] = flat(m.running_mean)
             res["running_var"][mname + ".running_var"] = flat(m.running_var)
     # sanity
@@ -210,7 +217,7 @@ def run_case(case, model, input_shape, grad_names=None):
     assert any(v != 0 for v in res["output"]) and any(v != 0 for v in res["input_grad"]), case
     for k, g in res["param_grads"].items():
         mx = max(abs(v) for v in g)
-        assert 0 < mx < 1e4, (case, k, mx)
+        assert 0 < mx < max_grad, (case, k, mx)
     print("%-12s out %s loss %.6g |out|max %.4g |dx|max %.4g" % (
         case, list(out.shape), loss.item(), out.abs().max().item(), x.grad.abs().max().item()))
     for k, g in res["param_grads"].items():

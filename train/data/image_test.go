@@ -82,7 +82,10 @@ func TestReadImage(t *testing.T) {
 				assert.InDelta(t, 139, float64(px[39]), 2)
 			}},
 		{"invert", encodePNG(t, columns(28, 28)), ImageTransform{C: 1, H: 28, W: 28, Invert: true},
-			func(t *testing.T, px []uint8) { assert.Equal(t, uint8(255), px[0]); assert.Equal(t, uint8(255-27), px[27]) }},
+			func(t *testing.T, px []uint8) {
+				assert.Equal(t, uint8(255), px[0])
+				assert.Equal(t, uint8(255-27), px[27])
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			px, err := readImage(bytes.NewReader(tc.file), "x", tc.t)

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"log"
 
+	"gorgonia.org/tensor"
+
+	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train/weights"
 )
 
@@ -54,4 +58,38 @@ func ExampleReadFile() {
 	// bn1.num_batches_tracked I64 []
 	// view.strided_slice F32 [3]
 	// batches: 7
+}
+
+// Moving a model's weights between parameter stores by name, as PyTorch's state_dict and
+// load_state_dict do: here a ResNet-20 for 10 classes into one for 5 (fine-tuning), which a
+// strict load refuses and a non-strict one reports.
+func ExampleLoad() {
+	build := func(classes int, seed int64) *graph.Params {
+		spec, err := resnet.ByName("resnet20", classes, 3)
+		if err != nil {
+			log.Fatal(err)
+		}
+		p, err := graph.NewParams(tensor.Float32, seed)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := resnet.Summarize(spec, p, 32, 32); err != nil { // creates the tensors
+			log.Fatal(err)
+		}
+		return p
+	}
+	sd := weights.FromParams(build(10, 1), 0)
+	target := build(5, 2)
+	if _, err := weights.Load(target, sd, true); err != nil {
+		fmt.Println(err)
+	}
+	rep, err := weights.Load(target, sd, false)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(rep.Loaded), "tensors loaded;", rep)
+
+	// Output:
+	// weights: the file does not fit the model: shape mismatches: fc.weight [10 64] in the file, [5 64] in the model; fc.bias [10] in the file, [5] in the model
+	// 95 tensors loaded; shape mismatches: fc.weight [10 64] in the file, [5 64] in the model; fc.bias [10] in the file, [5] in the model
 }

@@ -45,35 +45,40 @@ class Block(nn.Module):
 
 
 class CIFARNet(nn.Module):
-    """He et al. (2016), section 4.2: a 3x3 stem, three stages of n blocks (16, 32, 64 wide)."""
+    """He et al. (2016), section 4.2: a 3x3 stem, three stages of n blocks (16, 32, 64 wide).
+    Its state_dict names are this project's (conv1, bn1, layer1.0.conv1, ..., fc), so a net
+    exported by `trainer export` loads with strict=True."""
 
     def __init__(self, depth, residual=True, in_ch=3, classes=10):
         super().__init__()
         n = (depth - 2) // 6
         self.conv1 = nn.Conv2d(in_ch, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        blocks, cin = [], 16
+        cin = 16
         for stage, cout in enumerate([16, 32, 64]):
+            blocks = []
             for k in range(n):
                 blocks.append(Block(cin, cout, 2 if stage > 0 and k == 0 else 1, residual))
                 cin = cout
-        self.layers = nn.Sequential(*blocks)
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
         self.fc = nn.Linear(64, classes)
 
     def forward(self, x):
-        return self.fc(self.layers(F.relu(self.bn1(self.conv1(x)))).mean((2, 3)))
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(x.mean((2, 3)))
 
 
-def build(base):
+def build(base, classes=None, in_ch=3):
     for prefix, residual in (("resnet", True), ("plain", False)):
         depth = base[len(prefix):]
         if base.startswith(prefix) and depth.isdigit() and base not in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
             d = int(depth)
             if d < 8 or (d - 2) % 6:
                 sys.exit(f"{base}: not a CIFAR depth 6n+2")
-            return CIFARNet(d, residual), 32, 10
+            return CIFARNet(d, residual, in_ch, classes or 10), 32, classes or 10
     if base in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
-        return getattr(torchvision.models, base)(num_classes=1000), 224, 1000
+        return getattr(torchvision.models, base)(num_classes=classes or 1000), 224, classes or 1000
     sys.exit(f"unknown model {base!r}")
 
 
