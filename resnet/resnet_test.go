@@ -230,10 +230,16 @@ func TestByName(t *testing.T) {
 	_, err := resnet.ByName("resnet20", 0, 3)
 	assert.ErrorContains(t, err, "classes 0")
 	_, err = resnet.ByName("vgg16", 10, 3)
-	assert.ErrorContains(t, err, "lesson-resnet18 … lesson-resnet152")
+	assert.ErrorContains(t, err, "lesson-resnet18, lesson-resnet34", "the error lists the registry")
+	s, err := resnet.ByName(" ResNet18", 10, 3)
+	require.NoError(t, err, "names are case-insensitive")
+	assert.Equal(t, "resnet18", s.Name)
+	s, err = resnet.ByName("Lesson-ResNet50", 10, 3)
+	require.NoError(t, err)
+	assert.Equal(t, "lesson-resnet50", s.Name)
 	_, err = resnet.Lesson(20, 10)
 	assert.ErrorContains(t, err, "no depth 20")
-	s := resnet.ResNet18(10)
+	s = resnet.ResNet18(10)
 	s.ShortcutName = "short.cut"
 	assert.ErrorContains(t, s.Validate(), `shortcut name "short.cut"`)
 }
@@ -460,4 +466,31 @@ func TestPlanMemoryWithConvBias(t *testing.T) {
 		assert.Equal(t, want[i], got[i], "value %d", i)
 	}
 	assert.Less(t, mp.PlannedBytes, mp.UnplannedSize, "%v", mp)
+}
+
+// Every registered name builds, under its own name, with its family's defaults; Lookup finds
+// each, and gives CIFAR defaults to a depth without an entry.
+func TestRegistry(t *testing.T) {
+	models := resnet.Models()
+	assert.Len(t, models, 2*(5+6+5))
+	seen := map[string]bool{}
+	for _, e := range models {
+		assert.False(t, seen[e.Name], "%s listed twice", e.Name)
+		seen[e.Name] = true
+		s, err := resnet.ByName(e.Name, e.Classes, e.Input[0])
+		require.NoError(t, err, e.Name)
+		assert.Equal(t, e.Name, s.Name)
+		assert.Equal(t, e.Plain, s.Plain, e.Name)
+		assert.Equal(t, e.Family == "cifar", s.Stem == resnet.CIFARStem, e.Name)
+		assert.Equal(t, e.Family == "lesson", s.ConvBias, e.Name)
+		assert.GreaterOrEqual(t, e.Input[1], s.MinInput(), e.Name)
+		got, err := resnet.Lookup(strings.ToUpper(e.Name))
+		require.NoError(t, err)
+		assert.Equal(t, e, got)
+	}
+	e, err := resnet.Lookup("resnet14")
+	require.NoError(t, err)
+	assert.Equal(t, resnet.Entry{Name: "resnet14", Family: "cifar", Classes: 10, Input: [3]int{3, 32, 32}}, e)
+	_, err = resnet.Lookup("resnet7")
+	assert.ErrorContains(t, err, `unknown model "resnet7"`)
 }

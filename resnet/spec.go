@@ -185,9 +185,11 @@ func imagenetByDepth(depth int) (func(int) Spec, bool) {
 // (torchvision's ImageNet layout), resnetD for any other D = 6n+2 (CIFAR layout: 20, 32, 44, 56,
 // 110, …), lesson-resnet18 … lesson-resnet152 for the lesson's variant of the ImageNet nets (see
 // Lesson: convolutions with bias, shortcut.* names), or plainD (lesson-plainD) for the plain twin
-// of any of them. The ImageNet nets take precedence where a depth is both (50, 152).
+// of any of them. The ImageNet nets take precedence where a depth is both (50, 152). Names are
+// case-insensitive; Models lists the registered ones with their defaults.
 func ByName(name string, classes, inChannels int) (Spec, error) {
-	rest, lesson := strings.CutPrefix(name, lessonPrefix)
+	// Names are case-insensitive ("ResNet18", as papers write them); specs carry the canonical one.
+	rest, lesson := strings.CutPrefix(strings.ToLower(strings.TrimSpace(name)), lessonPrefix)
 	var plain bool
 	var digits string
 	switch {
@@ -217,8 +219,3 @@ func ByName(name string, classes, inChannels int) (Spec, error) {
 	return s, s.Validate()
 }
 
-func unknown(name string) error {
-	return fmt.Errorf("resnet: unknown model %q (want resnet18, resnet34, resnet50, resnet101, resnet152, "+
-		"resnetD for a CIFAR depth D = 6n+2 such as 20, 32, 44, 56, 110, lesson-resnet18 … lesson-resnet152 "+
-		"for the lesson's variant with convolution biases, or plain… (lesson-plain…) for a plain twin)", name)
-}

@@ -21,6 +21,7 @@ commands:
   predict   class probabilities of images (PNG, IDX or CIFAR records) from a checkpoint
   import    a PyTorch .pth or safetensors state_dict into a checkpoint or safetensors file
   export    a checkpoint's model as safetensors, for PyTorch's load_state_dict
+  models    the models, with their parameters and default input
   summary   layer table, parameter count, MACs and a forward pass of a model
   bench     time training steps (or inference with -infer) on random data
   compare   bench against the PyTorch peer on the same workloads, alternating
@@ -53,12 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = bench(args[1:], stdout)
 	case "compare":
 		err = compare(args[1:], stdout)
+	case "models":
+		err = modelsCmd(args[1:], stdout)
 	case "import":
 		err = importCmd(args[1:], stdout)
 	case "export":
 		err = exportCmd(args[1:], stdout)
 	default:
-		err = cli.Usagef("unknown command %q (want train, eval, predict, import, export, summary, bench or compare)", args[0])
+		err = cli.Usagef("unknown command %q (want train, eval, predict, import, export, models, summary, bench or compare)", args[0])
 	}
 	return cli.Status("trainer "+args[0], err, stderr)
 }
@@ -83,22 +86,16 @@ func (m *modelFlags) register(fs *cli.FlagSet, model string) {
 // resolve turns the flags into a spec, an input shape and a dtype.
 func (m *modelFlags) resolve() (resnet.Spec, [4]int, tensor.Dtype, error) {
 	var shape [4]int
-	probe, err := resnet.ByName(m.model, 1, 3)
+	entry, err := resnet.Lookup(m.model)
 	if err != nil {
 		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: err}
 	}
 	classes, input := m.classes, m.input
 	if classes == 0 {
-		classes = 1000
-		if probe.Stem == resnet.CIFARStem {
-			classes = 10
-		}
+		classes = entry.Classes
 	}
 	if input == "" {
-		input = "1,3,224,224"
-		if probe.Stem == resnet.CIFARStem {
-			input = "1,3,32,32"
-		}
+		input = fmt.Sprintf("1,%d,%d,%d", entry.Input[0], entry.Input[1], entry.Input[2])
 	}
 	if shape, err = parseShape(input); err != nil {
 		return resnet.Spec{}, shape, tensor.Dtype{}, cli.UsageError{Err: err}

@@ -160,3 +160,31 @@ func TestSummaryLessonResNet18(t *testing.T) {
 	assert.Contains(t, out, "output shape: [1 1000]\n")
 	assert.Contains(t, out, "layer2.0.shortcut.0")
 }
+
+// trainer models lists the registry with parameter counts (torchvision's, the paper's, the
+// lesson's); model names are case-insensitive everywhere.
+func TestModels(t *testing.T) {
+	code, out, errOut := runCLI("models")
+	require.Equal(t, 0, code, errOut)
+	for _, row := range [][]string{
+		{"resnet18", "imagenet", "11689512", "1000", "3×224×224"},
+		{"resnet152", "imagenet", "60192808"},
+		{"resnet20", "cifar", "269722", "10", "3×32×32"},
+		{"resnet1202", "cifar", "19421274"},
+		{"lesson-resnet18", "lesson", "11694312"},
+	} {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= len(row) && f[0] == row[0] {
+				assert.Equal(t, row, f[:len(row)])
+				found = true
+			}
+		}
+		assert.True(t, found, "%s in\n%s", row[0], out)
+	}
+	assert.NotContains(t, out, "plain20 ", "twins only with -plain")
+
+	code, out, errOut = runCLI("summary", "-model", "ResNet20")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "params: 269722\n")
+}

@@ -153,9 +153,11 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	if err := cfg.Validate(); err != nil {
 		return cfg, rf, cli.UsageError{Err: err}
 	}
-	if _, err := resnet.ByName(cfg.Model, 10, 1); err != nil {
+	spec, err := resnet.ByName(cfg.Model, 10, 1)
+	if err != nil {
 		return cfg, rf, cli.UsageError{Err: err}
 	}
+	cfg.Model = spec.Name // the canonical name: "ResNet20" trains resnet20
 	if rf.out == "" {
 		rf.out = filepath.Join("runs", fmt.Sprintf("%s-%s-%s", cfg.Model, cfg.Data, time.Now().Format("20060102-150405")))
 	}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/graph/ops"
+	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
 	"github.com/resnet-go/resnet/train/runlog"
@@ -167,7 +168,7 @@ func parseDepths(list string) ([]int, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-depths %q: %q is not a whole number", list, f)
 		}
-		if d < 8 || (d-2)%6 != 0 {
+		if _, err := resnet.CIFAR(d, 10); err != nil { // the 6n+2 rule lives there
 			return nil, fmt.Errorf("-depths %q: %d is not a CIFAR depth 6n+2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …)", list, d)
 		}
 		if slices.Contains(ds, d) {

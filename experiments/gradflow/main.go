@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
+	"github.com/resnet-go/resnet/resnet"
 )
 
 func main() {
@@ -75,7 +76,10 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	s.replot = *replot
 	for _, d := range strings.Split(*depths, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
-		if err != nil || n < 8 || (n-2)%6 != 0 {
+		if err == nil {
+			_, err = resnet.CIFAR(n, 10) // the 6n+2 rule lives there
+		}
+		if err != nil {
 			return s, cli.Usagef("-depths %q: %q is not a depth 6n+2 ≥ 8", *depths, d)
 		}
 		s.Depths = append(s.Depths, n)
