@@ -25,6 +25,7 @@ import (
 // Files of a run directory.
 const (
 	CheckpointFile = "checkpoint.ckpt" // the state after the last completed epoch
+	BestFile       = "best.ckpt"       // with a validation set: the epoch of lowest validation error
 	ConfigFile     = "run.json"        // the run's Config
 	CurvesFile     = "curves.png"      // loss and error against epoch
 	MetricsFile    = "metrics.jsonl"   // one runlog.Record per epoch (also metrics.csv)
@@ -161,6 +162,8 @@ type run struct {
 	observers           []Observer   // the probe and Options.Observer, when set
 	lock                *rundir.Lock // the run directory is this process's while r lives
 	initNote            string       // what Config.Init loaded, for Describe
+	bestVal             float64      // the lowest validation error so far (BestFile holds it)
+	epochSecs           []float64    // wall time of the epochs run by this process, for the run's ETA
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
@@ -293,6 +296,12 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	if err := checkRecords(r.log.Records(), st.Epoch); err != nil {
 		return nil, fmt.Errorf("resuming %s: %w", o.Dir, err)
 	}
+	r.bestVal = math.Inf(1)
+	for _, rec := range r.log.Records() {
+		if rec.ValErr < r.bestVal {
+			r.bestVal = rec.ValErr
+		}
+	}
 	if o.ProbeEvery > 0 {
 		r.probe = &GradientProbe{Every: o.ProbeEvery}
 		if ck != nil {
@@ -404,9 +413,18 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
+		// The best epoch is saved before the last: a crash between the two repeats this epoch on
+		// resume, which recomputes the same weights bit for bit.
+		if r.valL != nil && rec.ValErr < r.bestVal {
+			if err := SaveCheckpoint(filepath.Join(r.o.Dir, BestFile), *st, r.params, r.opt); err != nil {
+				return nil, err
+			}
+			r.bestVal = rec.ValErr
+		}
 		if err := SaveCheckpoint(ckptPath, *st, r.params, r.opt); err != nil {
 			return nil, err
 		}
+		r.epochSecs = append(r.epochSecs, rec.EpochSec)
 		title := fmt.Sprintf("%s on %s", r.spec.Name, cfg.Data)
 		if err := runlog.PlotCurves(r.log.Records(), filepath.Join(r.o.Dir, CurvesFile), title); err != nil {
 			return nil, err
@@ -428,6 +446,13 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 	var prog *runlog.Progress
 	if r.o.Status != nil {
 		prog = runlog.NewProgress(r.o.Status, fmt.Sprintf("epoch %d/%d", epoch, r.cfg.Epochs), r.trainL.Batches())
+		if n := len(r.epochSecs); n > 0 { // the run's ETA, from the epochs (with evaluation) so far
+			var sum float64
+			for _, s := range r.epochSecs {
+				sum += s
+			}
+			prog.After = time.Duration(sum / float64(n) * float64(r.cfg.Epochs-epoch) * float64(time.Second))
+		}
 		defer prog.Done()
 	}
 	var sum float64

@@ -50,6 +50,16 @@ func TestRunLearnsAndWritesItsFiles(t *testing.T) {
 	assert.Less(t, last.TestErr, 0.5, "the synthetic classes are easy")
 	assert.False(t, math.IsNaN(last.ValErr), "validation measured")
 	assert.Equal(t, 3*(256/32), last.Step)
+	// With a validation set, best.ckpt holds the epoch of lowest validation error.
+	best, err := train.LoadCheckpoint(filepath.Join(dir, train.BestFile))
+	require.NoError(t, err)
+	bestEpoch := 1
+	for _, rec := range res.Records {
+		if rec.ValErr < res.Records[bestEpoch-1].ValErr {
+			bestEpoch = rec.Epoch
+		}
+	}
+	assert.Equal(t, bestEpoch, best.State.Epoch)
 	for _, f := range []string{train.CheckpointFile, train.ConfigFile, train.CurvesFile, train.MetricsFile, "metrics.csv"} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)

@@ -39,6 +39,13 @@ type Progress struct {
 	updates  int
 	finished bool
 	width    int // length of the last terminal line, to blank what a shorter one leaves
+
+	// Columns is the terminal's width (0: unknown, 80 assumed): terminal lines are fitted to it,
+	// the bar shrinking first, so that they never wrap.
+	Columns int
+	// After is the time the run is expected to take after this epoch (its later epochs and
+	// evaluations, from the epochs so far); when set, lines end with the run's ETA too.
+	After time.Duration
 }
 
 // NewProgress starts the display of an epoch of total batches (or images) labelled label, for
@@ -50,7 +57,11 @@ func NewProgress(w io.Writer, label string, total int) *Progress {
 // newProgress is NewProgress with the terminal test and the clock given, for tests.
 func newProgress(w io.Writer, label string, total int, tty bool, now func() time.Time) *Progress {
 	t := now()
-	return &Progress{Every: DefaultEvery, w: w, label: label, total: total, tty: tty, now: now, start: t, last: t}
+	p := &Progress{Every: DefaultEvery, w: w, label: label, total: total, tty: tty, now: now, start: t, last: t}
+	if tty {
+		p.Columns = terminalColumns(w)
+	}
+	return p
 }
 
 func isTerminal(w io.Writer) bool {
@@ -106,10 +117,10 @@ func (p *Progress) Done() {
 func (p *Progress) redraw(t time.Time) {
 	line := p.format(t, true)
 	pad := ""
-	if n := len(line); n < p.width {
+	if n := len([]rune(line)); n < p.width {
 		pad = strings.Repeat(" ", p.width-n)
 	}
-	p.width = len(line)
+	p.width = len([]rune(line))
 	io.WriteString(p.w, "\r"+line+pad)
 	p.drawn, p.dirty, p.last = true, false, t
 }
@@ -119,10 +130,10 @@ func (p *Progress) println(t time.Time) {
 	p.drawn, p.dirty, p.last = true, false, t
 }
 
-// format is the progress line at time t, with a bar on a terminal:
+// format is the progress line at time t, with a bar on a terminal (fitted to Columns):
 //
-//	epoch 3/200 [=========>                    ]  123/390  loss 1.2345  0:42 eta 1:31
-//	epoch 3/200  123/390 (32%)  loss 1.2345  elapsed 0:42 eta 1:31
+//	epoch 3/200 [=========>                    ]  123/390  loss 1.2345  0:42 eta 1:31 (run 2:41:05)
+//	epoch 3/200  123/390 (32%)  loss 1.2345  elapsed 0:42 eta 1:31 (run 2:41:05)
 func (p *Progress) format(t time.Time, bar bool) string {
 	elapsed := t.Sub(p.start)
 	loss := "--" // nothing measured yet (a run stopped before its first batch), not NaN
@@ -130,19 +141,32 @@ func (p *Progress) format(t time.Time, bar bool) string {
 		loss = fmt.Sprintf("%.4f", p.lossSum/float64(p.updates))
 	}
 	eta := eta(elapsed, p.done, p.total)
-	var b strings.Builder
-	b.WriteString(p.label)
+	if p.After > 0 && p.done > 0 {
+		left := time.Duration(float64(elapsed)/float64(p.done)*float64(max(p.total-p.done, 0))) + p.After
+		eta += " (run " + clock(left) + ")"
+	}
 	if bar {
-		fmt.Fprintf(&b, " [%s] %*d/%d  loss %s  %s eta %s", progressBar(p.done, p.total, barWidth),
-			len(fmt.Sprint(p.total)), p.done, p.total, loss, clock(elapsed), eta)
-		return b.String()
+		tail := fmt.Sprintf("] %*d/%d  loss %s  %s eta %s", len(fmt.Sprint(p.total)), p.done, p.total, loss, clock(elapsed), eta)
+		cols := p.Columns
+		if cols <= 0 {
+			cols = 80
+		}
+		// Keep one column free: a line that fills the terminal exactly wraps on some terminals.
+		room := cols - 1 - len([]rune(p.label)) - 2 - len([]rune(tail))
+		if room >= 5 {
+			return p.label + " [" + progressBar(p.done, p.total, min(room, barWidth)) + tail
+		}
+		line := fmt.Sprintf("%s %d/%d loss %s eta %s", p.label, p.done, p.total, loss, eta)
+		if r := []rune(line); len(r) > cols-1 {
+			line = string(r[:max(cols-1, 1)])
+		}
+		return line
 	}
 	pct := ""
 	if p.total > 0 {
 		pct = fmt.Sprintf(" (%d%%)", 100*min(max(p.done, 0), p.total)/p.total)
 	}
-	fmt.Fprintf(&b, "  %d/%d%s  loss %s  elapsed %s eta %s", p.done, p.total, pct, loss, clock(elapsed), eta)
-	return b.String()
+	return fmt.Sprintf("%s  %d/%d%s  loss %s  elapsed %s eta %s", p.label, p.done, p.total, pct, loss, clock(elapsed), eta)
 }
 
 // progressBar is a bar of width characters filled in proportion to done/total.

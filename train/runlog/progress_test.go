@@ -122,7 +122,7 @@ func TestProgressFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFake()
 			p := newProgress(&bytes.Buffer{}, "epoch 3/200", tc.total, false, clk.now)
-			p.Every = time.Hour
+			p.Every, p.Columns = time.Hour, 120
 			for _, l := range tc.losses {
 				p.Update(tc.done, l)
 			}
@@ -132,6 +132,37 @@ func TestProgressFormat(t *testing.T) {
 			assert.Equal(t, tc.wantLine, p.format(at, false))
 		})
 	}
+}
+
+// Terminal lines fit the terminal (the bar shrinks, then goes), and show the run's ETA when the
+// caller knows the time after this epoch.
+func TestProgressFitsTheTerminal(t *testing.T) {
+	clk := newFake()
+	p := newProgress(&bytes.Buffer{}, "epoch 3/200", 390, true, clk.now)
+	p.Update(130, 1.5)
+	at := clk.t.Add(42 * time.Second)
+	for _, tc := range []struct {
+		cols int
+		want string
+	}{
+		{120, "epoch 3/200 [=========>                    ] 130/390  loss 1.5000  0:42 eta 1:24"},
+		{80, "epoch 3/200 [========>                    ] 130/390  loss 1.5000  0:42 eta 1:24"}, // 79 columns
+		{70, "epoch 3/200 [=====>             ] 130/390  loss 1.5000  0:42 eta 1:24"},
+		{60, "epoch 3/200 [==>      ] 130/390  loss 1.5000  0:42 eta 1:24"},
+		{50, "epoch 3/200 130/390 loss 1.5000 eta 1:24"},
+		{20, "epoch 3/200 130/390"},
+		{0, "epoch 3/200 [========>                    ] 130/390  loss 1.5000  0:42 eta 1:24"}, // unknown: 80
+	} {
+		p.Columns = tc.cols
+		line := p.format(at, true)
+		assert.Equal(t, tc.want, line, "%d columns", tc.cols)
+		if tc.cols > 0 {
+			assert.Less(t, len([]rune(line)), tc.cols, "%d columns: no wrap", tc.cols)
+		}
+	}
+	p.Columns, p.After = 120, 2*time.Hour
+	assert.Equal(t, "epoch 3/200 [=========>                    ] 130/390  loss 1.5000  0:42 eta 1:24 (run 2:01:24)", p.format(at, true))
+	assert.Equal(t, "epoch 3/200  130/390 (33%)  loss 1.5000  elapsed 0:42 eta 1:24 (run 2:01:24)", p.format(at, false))
 }
 
 func TestETAAndClock(t *testing.T) {
