@@ -218,4 +218,3 @@ func ByName(name string, classes, inChannels int) (Spec, error) {
 	}
 	return s, s.Validate()
 }
-

@@ -104,45 +104,45 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.Model == "":
-		return fmt.Errorf("-model is empty")
+		return fmt.Errorf("Config.Model is empty")
 	case !slices.Contains(DataSets(), c.Data):
-		return fmt.Errorf("-data %q: want one of %s", c.Data, strings.Join(DataSets(), ", "))
+		return fmt.Errorf("Config.Data %q: want one of %s", c.Data, strings.Join(DataSets(), ", "))
 	case c.Epochs < 1 || c.Epochs > MaxEpochs:
-		return fmt.Errorf("-epochs %d: want 1 to %d", c.Epochs, MaxEpochs)
+		return fmt.Errorf("Config.Epochs %d: want 1 to %d", c.Epochs, MaxEpochs)
 	case c.Batch < 2:
-		return fmt.Errorf("-batch %d: want at least 2 (BatchNorm needs more than one value per channel)", c.Batch)
+		return fmt.Errorf("Config.Batch %d: want at least 2 (BatchNorm needs more than one value per channel)", c.Batch)
 	case c.EvalBatch < 1:
-		return fmt.Errorf("-eval-batch %d: want at least 1", c.EvalBatch)
+		return fmt.Errorf("Config.EvalBatch %d: want at least 1", c.EvalBatch)
 	case c.Val < 0:
-		return fmt.Errorf("-val %d: want 0 or more", c.Val)
+		return fmt.Errorf("Config.Val %d: want 0 or more", c.Val)
 	case c.TrainLimit < 0:
-		return fmt.Errorf("-train-limit %d: want 0 or more", c.TrainLimit)
+		return fmt.Errorf("Config.TrainLimit %d: want 0 or more", c.TrainLimit)
 	case c.TestLimit < 0:
-		return fmt.Errorf("-test-limit %d: want 0 or more", c.TestLimit)
+		return fmt.Errorf("Config.TestLimit %d: want 0 or more", c.TestLimit)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("-lr %g: want a positive learning rate", c.LR)
+		return fmt.Errorf("Config.LR %g: want a positive learning rate", c.LR)
 	case !(c.Momentum >= 0 && c.Momentum < 1): // NaN fails every comparison
-		return fmt.Errorf("-momentum %g: want 0 ≤ momentum < 1", c.Momentum)
+		return fmt.Errorf("Config.Momentum %g: want 0 ≤ momentum < 1", c.Momentum)
 	case c.Nesterov && c.Momentum == 0:
-		return fmt.Errorf("-nesterov needs -momentum > 0")
+		return fmt.Errorf("Config.Nesterov needs Config.Momentum > 0")
 	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
-		return fmt.Errorf("-wd %g: want 0 or more", c.WeightDecay)
+		return fmt.Errorf("Config.WeightDecay %g: want 0 or more", c.WeightDecay)
 	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs < float64(c.Epochs)):
-		return fmt.Errorf("-warmup %g epochs: want 0 ≤ warm-up < -epochs %d", c.WarmupEpochs, c.Epochs)
+		return fmt.Errorf("Config.WarmupEpochs %g epochs: want 0 ≤ warm-up < Config.Epochs %d", c.WarmupEpochs, c.Epochs)
 	case c.Pad < 0 || c.Pad > MaxPad:
-		return fmt.Errorf("-pad %d: want 0 to %d", c.Pad, MaxPad)
+		return fmt.Errorf("Config.Pad %d: want 0 to %d", c.Pad, MaxPad)
 	case c.Dtype != "float32" && c.Dtype != "float64":
-		return fmt.Errorf("-dtype %q: want float32 or float64", c.Dtype)
+		return fmt.Errorf("Config.Dtype %q: want float32 or float64", c.Dtype)
 	}
 	if _, err := c.FrozenPrefixes(); err != nil {
 		return err
 	}
 	if c.Freeze != "" && c.Init == "" {
-		return fmt.Errorf("-freeze %s needs -init: frozen random weights would never learn", c.Freeze)
+		return fmt.Errorf("Config.Freeze %s needs Config.Init: frozen random weights would never learn", c.Freeze)
 	}
 	s := Schedule{Kind: c.Schedule, Base: c.LR, Milestones: c.Milestones, Gamma: c.Gamma, Total: 2}
 	if err := s.Validate(); err != nil {
-		return fmt.Errorf("-schedule: %w", err)
+		return fmt.Errorf("Config.Schedule: %w", err)
 	}
 	return nil
 }
@@ -210,5 +210,5 @@ func (c Config) FrozenPrefixes() ([]string, error) {
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("-freeze %q: want stem or layer1 … layer4 (the stem and the stages up to it)", c.Freeze)
+	return nil, fmt.Errorf("Config.Freeze %q: want stem or layer1 … layer4 (the stem and the stages up to it)", c.Freeze)
 }

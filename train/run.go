@@ -168,7 +168,7 @@ type run struct {
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
 	if o.Dir == "" {
-		return nil, fmt.Errorf("no run directory (-out)")
+		return nil, fmt.Errorf("train: no run directory (Options.Dir)")
 	}
 	r := &run{cfg: cfg, o: o}
 	// Own the directory before reading or writing anything in it: a second process gets an
@@ -203,7 +203,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 			return nil, err
 		}
 		if cfg.InitSHA256 != "" && cfg.InitSHA256 != digest {
-			return nil, fmt.Errorf("-init %s has SHA-256 %s, the run's settings record %s: another file", cfg.Init, digest, cfg.InitSHA256)
+			return nil, fmt.Errorf("Config.Init %s has SHA-256 %s, the run's settings record %s: another file", cfg.Init, digest, cfg.InitSHA256)
 		}
 		cfg.InitSHA256 = digest
 		r.cfg = cfg
@@ -218,7 +218,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	}
 	c, h, w := trainSet.Shape()
 	if cfg.Pad > h || cfg.Pad > w {
-		return nil, fmt.Errorf("-pad %d: wider than the %d×%d images", cfg.Pad, h, w)
+		return nil, fmt.Errorf("Config.Pad %d: wider than the %d×%d images", cfg.Pad, h, w)
 	}
 	if r.spec, err = resnet.ByName(cfg.Model, trainSet.Classes(), c); err != nil {
 		return nil, err
@@ -334,11 +334,11 @@ func loadData(cfg Config) (trainSet, val, test *data.Images, err error) {
 	trainSet, test = first(trainSet, cfg.TrainLimit), first(test, cfg.TestLimit)
 	if cfg.Val > 0 {
 		if trainSet, val, err = data.Split(trainSet, cfg.Val, cfg.Seed); err != nil {
-			return nil, nil, nil, fmt.Errorf("-val %d: %w", cfg.Val, err)
+			return nil, nil, nil, fmt.Errorf("Config.Val %d: %w", cfg.Val, err)
 		}
 	}
 	if trainSet.Len() < cfg.Batch {
-		return nil, nil, nil, fmt.Errorf("-batch %d is larger than the %d training examples", cfg.Batch, trainSet.Len())
+		return nil, nil, nil, fmt.Errorf("Config.Batch %d is larger than the %d training examples", cfg.Batch, trainSet.Len())
 	}
 	return trainSet, val, test, nil
 }
@@ -470,7 +470,7 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		}
 		// A diverged loss is never applied: the weights in memory stay those of the last step.
 		if diverged(l, MaxLoss) {
-			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower -lr or add -warmup", epoch, st.Step+1, lr, ErrDiverged, l)
+			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower Config.LR or add Config.WarmupEpochs", epoch, st.Step+1, lr, ErrDiverged, l)
 		}
 		for _, o := range r.observers {
 			if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {

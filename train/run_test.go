@@ -339,7 +339,7 @@ func TestForgedCheckpointMetadata(t *testing.T) {
 		{"means for other channels", func(m map[string]any) { m["mean"] = []float64{0, 0, 0} }, "normalisation of 3 means and 1 stds for 1 channels"},
 		{"epoch past the run", func(m map[string]any) { m["epoch"] = 99 }, "epoch 99 of a run of 1"},
 		{"negative step", func(m map[string]any) { m["step"] = -1 }, "step -1"},
-		{"bad settings", func(m map[string]any) { m["config"].(map[string]any)["batch"] = 0 }, "its settings: -batch 0"},
+		{"bad settings", func(m map[string]any) { m["config"].(map[string]any)["batch"] = 0 }, "its settings: Config.Batch 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var meta map[string]any

@@ -244,9 +244,9 @@ func TestInitAndFreeze(t *testing.T) {
 	t.Run("freeze needs init", func(t *testing.T) {
 		bad := smallConfig()
 		bad.Freeze = "layer2"
-		assert.ErrorContains(t, bad.Validate(), "-freeze layer2 needs -init")
+		assert.ErrorContains(t, bad.Validate(), "Config.Freeze layer2 needs Config.Init")
 		bad.Init, bad.Freeze = file, "layer9"
-		assert.ErrorContains(t, bad.Validate(), `-freeze "layer9": want stem or layer1 … layer4`)
+		assert.ErrorContains(t, bad.Validate(), `Config.Freeze "layer9": want stem or layer1 … layer4`)
 	})
 }
 

@@ -237,11 +237,11 @@ const checkpointMagic = "RESNETGO-CKPT\n"
 func initFrom(path string, p *graph.Params) (string, error) {
 	f, err := readInit(path)
 	if err != nil {
-		return "", fmt.Errorf("-init: %w", err)
+		return "", fmt.Errorf("Config.Init: %w", err)
 	}
 	rep, err := weights.Load(p, f, false)
 	if err != nil {
-		return "", fmt.Errorf("-init %s: %w", path, err)
+		return "", fmt.Errorf("Config.Init %s: %w", path, err)
 	}
 	var head []string
 	rest := &weights.Report{Missing: rep.Missing, Unexpected: rep.Unexpected}
@@ -253,7 +253,7 @@ func initFrom(path string, p *graph.Params) (string, error) {
 		rest.Mismatched = append(rest.Mismatched, m)
 	}
 	if !rest.Clean() {
-		return "", fmt.Errorf("-init %s does not fit the model: %s", path, rest)
+		return "", fmt.Errorf("Config.Init %s does not fit the model: %s", path, rest)
 	}
 	msg := fmt.Sprintf("initialised from %s: %d tensors", path, len(rep.Loaded))
 	if len(head) > 0 {
@@ -266,12 +266,12 @@ func initFrom(path string, p *graph.Params) (string, error) {
 func fileSHA256(path string) (string, error) {
 	fd, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("-init: %w", err)
+		return "", fmt.Errorf("Config.Init: %w", err)
 	}
 	defer fd.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, fd); err != nil {
-		return "", fmt.Errorf("-init: %w", err)
+		return "", fmt.Errorf("Config.Init: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

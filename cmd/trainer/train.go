@@ -151,7 +151,7 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-workers %d: must not be negative", rf.workers)}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, rf, cli.UsageError{Err: err}
+		return cfg, rf, cli.UsageError{Err: cli.Flagged(err)}
 	}
 	spec, err := resnet.ByName(cfg.Model, 10, 1)
 	if err != nil {
@@ -179,6 +179,10 @@ func defaultWarmup(epochs int) float64 {
 }
 
 func trainCmd(args []string, stdout, stderr io.Writer) error {
+	return cli.Flagged(trainRun(args, stdout, stderr))
+}
+
+func trainRun(args []string, stdout, stderr io.Writer) error {
 	cfg, rf, err := trainConfig(args, stdout)
 	if err != nil {
 		return err

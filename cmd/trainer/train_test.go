@@ -10,11 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resnet-go/resnet/cmd/trainer/cli"
+	"github.com/resnet-go/resnet/train"
 )
 
 // quick is a training run of a few seconds on the synthetic set.
@@ -315,4 +319,24 @@ func TestInterrupt(t *testing.T) {
 	assert.Contains(t, stderr.String(), "context canceled (the checkpoint of epoch ")
 	_, err = os.Stat(filepath.Join(dir, "checkpoint.ckpt"))
 	assert.NoError(t, err)
+}
+
+// Every setting of train.Config has its flag, and cli.TrainFlags names it, so that the library's
+// errors (Config.Batch) reach the user as the flag they typed (-batch).
+func TestEverySettingHasItsFlag(t *testing.T) {
+	fs := cli.NewFlagSet("train", "")
+	var c train.Config
+	registerConfig(fs, &c)
+	typ := reflect.TypeOf(c)
+	for i := range typ.NumField() {
+		field := typ.Field(i).Name
+		if field == "InitSHA256" { // recorded by the run, not set by a flag
+			continue
+		}
+		name, ok := cli.TrainFlags[field]
+		if assert.True(t, ok, "cli.TrainFlags lacks %s", field) {
+			assert.NotNil(t, fs.Lookup(name), "no flag -%s for %s", name, field)
+		}
+	}
+	assert.Len(t, cli.TrainFlags, typ.NumField()-1)
 }

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		err = experiment(ctx, s, stdout, stderr)
 	}
-	return cli.Status("degradation", err, stderr)
+	return cli.Status("degradation", cli.Flagged(err), stderr)
 }
 
 // settings are the flags of the experiment.

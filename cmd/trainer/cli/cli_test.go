@@ -111,3 +111,13 @@ func TestCheckResultsDir(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.want)
 	}
 }
+
+func TestFlagged(t *testing.T) {
+	base := errors.New("Config.Batch 1: want at least 2; Config.WarmupEpochs 3 < Config.Epochs 2; Config.Unknown stays")
+	err := Flagged(fmt.Errorf("wrapped: %w", context.Canceled))
+	assert.ErrorIs(t, err, context.Canceled)
+	err = Flagged(base)
+	assert.Equal(t, "-batch 1: want at least 2; -warmup 3 < -epochs 2; Config.Unknown stays", err.Error())
+	assert.ErrorIs(t, err, base)
+	assert.NoError(t, Flagged(nil))
+}
