@@ -7,7 +7,7 @@ OPENBLAS := $(shell printf 'int main(void){return 0;}' | cc -x c - -lopenblas -o
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 BIN     := bin/trainer
 
-.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz
+.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz notebooks
 
 # setup installs OpenBLAS and Debian's Fashion-MNIST when they are missing and this is a Debian
 # machine run as root. Without OpenBLAS everything still works on pure Go, only slower; the
@@ -55,6 +55,7 @@ test: setup-test
 	$(GO) test -count=1 -tags purego ./graph/ops/
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
 	$(MAKE) --no-print-directory experiments-quick
+	$(MAKE) --no-print-directory notebooks
 
 # Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.
 bench: build
@@ -102,6 +103,21 @@ fuzz:
 		echo "fuzzing $$t for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
+
+# The notebooks of experiments/notebooks/, one set per Go kernel (GoNB and gophernotes), executed
+# headless with Debian's jupyter nbconvert into $(NB_BUILD)/out/; any cell error fails. Then a Go
+# test checks that the committed notebooks carry the outputs of the cells that ran.
+# NOTEBOOKS_UPDATE=1 copies the executed notebooks over the committed ones (how they are made).
+# The kernels are built under $(NB_BUILD) from the Go module proxy (GoNB: pinned in
+# experiments/notebooks/kernels/gonb/go.mod; gophernotes: the commit in GOPHERNOTES_SRC, cloned
+# from its repository when that directory does not exist) and registered only there.
+NB_BUILD         ?= build/notebooks
+NB_KERNELS       ?= gonb gophernotes
+GOPHERNOTES_SRC  ?= $(abspath $(wildcard ../shared/vendor/gophernotes))
+NOTEBOOKS_UPDATE ?=
+notebooks:
+	GO="$(GO)" NB_BUILD="$(NB_BUILD)" NB_KERNELS="$(NB_KERNELS)" GOPHERNOTES_SRC="$(GOPHERNOTES_SRC)" \
+		NOTEBOOKS_UPDATE="$(NOTEBOOKS_UPDATE)" experiments/notebooks/run.sh
 
 fmt:
 	gofmt -w $(GOFILES)

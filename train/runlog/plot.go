@@ -69,15 +69,25 @@ func PlotCurves(records []Record, path, title string) error {
 // 100 dpi, and returns the PNG. The training curves and the experiments' figures share it.
 // gonum/plot panics on ranges it cannot tick; that comes back as an error, since a figure is
 // never worth a crashed run.
-func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) (png []byte, err error) {
+func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) ([]byte, error) {
+	return gridPNG(title, [][]*plot.Plot{panels}, width, height)
+}
+
+// gridPNG is PanelsPNG for rows of panels of the same length, aligned; a nil panel leaves its
+// place empty.
+func gridPNG(title string, rows [][]*plot.Plot, width, height vg.Length) (png []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			png, err = nil, fmt.Errorf("drawing %q: %v", title, r)
 		}
 	}()
-	for _, p := range panels {
-		fixRange(&p.Y)
-		fixRange(&p.X)
+	for _, row := range rows {
+		for _, p := range row {
+			if p != nil {
+				fixRange(&p.Y)
+				fixRange(&p.X)
+			}
+		}
 	}
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(plotDPI))
 	dc := draw.New(img)
@@ -92,10 +102,15 @@ func PanelsPNG(title string, panels []*plot.Plot, width, height vg.Length) (png 
 		top += titleStyle.Height(title) + pad
 		dc.FillText(titleStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
 	}
-	tiles := draw.Tiles{Rows: 1, Cols: len(panels), PadTop: top, PadBottom: pad, PadLeft: pad, PadRight: pad, PadX: vg.Points(24)}
-	canvases := plot.Align([][]*plot.Plot{panels}, tiles, dc)
-	for i, p := range panels {
-		p.Draw(canvases[0][i])
+	tiles := draw.Tiles{Rows: len(rows), Cols: len(rows[0]), PadTop: top, PadBottom: pad, PadLeft: pad, PadRight: pad,
+		PadX: vg.Points(24), PadY: vg.Points(12)}
+	canvases := plot.Align(rows, tiles, dc)
+	for j, row := range rows {
+		for i, p := range row {
+			if p != nil {
+				p.Draw(canvases[j][i])
+			}
+		}
 	}
 	var b bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {

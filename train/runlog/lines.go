@@ -1,0 +1,87 @@
+package runlog
+
+import (
+	"errors"
+	"fmt"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Line is one curve of a Panel: its name in the legend, its points, its colour (an index into
+// gonum/plot's default palette, so that curves of the same net share it across panels) and
+// whether it is dashed.
+type Line struct {
+	Name   string
+	X, Y   []float64
+	Color  int
+	Dashed bool
+}
+
+// Panel is one plot of LinesPNG. With LogY the y axis is logarithmic and points that are not
+// positive are left out.
+type Panel struct {
+	Title, XLabel, YLabel string
+	LogY                  bool
+	Lines                 []Line
+}
+
+// LinesPNG draws panels of curves side by side under a title on a width×height canvas and
+// returns the PNG: the experiments' figures, and the notebooks', which pass plain values
+// (gophernotes' interpreter is unreliable with slices of *plot.Plot). NaN and infinite points
+// are skipped; a line with no point left is left out.
+func LinesPNG(title string, panels []Panel, width, height vg.Length) ([]byte, error) {
+	if len(panels) == 0 {
+		return nil, errors.New("runlog: no panels to draw")
+	}
+	plots := make([]*plot.Plot, len(panels))
+	for i, pn := range panels {
+		p, err := pn.plot()
+		if err != nil {
+			return nil, fmt.Errorf("runlog: panel %q: %w", pn.Title, err)
+		}
+		plots[i] = p
+	}
+	return PanelsPNG(title, plots, width, height)
+}
+
+func (pn Panel) plot() (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = pn.Title
+	p.X.Label.Text = pn.XLabel
+	p.Y.Label.Text = pn.YLabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	if pn.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: 1}
+	}
+	for _, l := range pn.Lines {
+		if len(l.X) != len(l.Y) {
+			return nil, fmt.Errorf("line %q: %d x and %d y values", l.Name, len(l.X), len(l.Y))
+		}
+		var xys plotter.XYs
+		for i := range l.X {
+			if plottable(l.X[i]) && plottable(l.Y[i]) && (!pn.LogY || l.Y[i] > 0) {
+				xys = append(xys, plotter.XY{X: l.X[i], Y: l.Y[i]})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		ln, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("line %q: %w", l.Name, err)
+		}
+		ln.Color = plotutil.Color(l.Color)
+		ln.Width = vg.Points(1.8)
+		if l.Dashed {
+			ln.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		p.Add(ln)
+		p.Legend.Add(l.Name, ln)
+	}
+	return p, nil
+}
