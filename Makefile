@@ -69,18 +69,20 @@ bench: build
 # reuses the four runs and writes the results.
 DEGRADATION := bin/degradation
 DEG_OUT     := experiments/degradation/results
-experiments: setup
+experiments: setup-test
 	$(GO) run $(TAGS) ./experiments/gradflow -steps 150 -warmup 50 -out experiments/gradflow/results -overwrite
 	$(GO) build $(TAGS) -o $(DEGRADATION) ./experiments/degradation
 	$(DEGRADATION) -nets plain56,plain20 -workers 1 -out $(DEG_OUT) & pid=$$!; \
 	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 -out $(DEG_OUT) && wait $$pid
 	$(DEGRADATION) -out $(DEG_OUT) -overwrite
 	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32,float64 -out experiments/lockstep/results -overwrite
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:
 	$(GO) run $(TAGS) ./experiments/gradflow -quick -out $(QUICK_OUT)/gradflow -overwrite
 	$(GO) run $(TAGS) ./experiments/degradation -quick -out $(QUICK_OUT)/degradation -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -quick -out $(QUICK_OUT)/lockstep -overwrite
 
 # Fuzz targets of the readers of outside bytes, as package:FuzzName (add yours to the list).
 # make fuzz runs each for FUZZTIME, one after the other (go test fuzzes one target at a time, on

@@ -73,9 +73,15 @@ func rank(p []float64, c int) int {
 }
 
 // LogSoftmax writes the log-probabilities of row i of logits (N, K) into dst (len K) and returns
-// it, subtracting the row's maximum first so that large logits cannot overflow.
+// it, subtracting the row's maximum first so that large logits cannot overflow. A dst of another
+// length or a row out of range is the caller's bug and panics, as gonum's functions do on
+// mismatched dimensions, rather than giving wrong probabilities.
 func LogSoftmax(logits *tensor.Dense, i int, dst []float64) []float64 {
-	k := logits.Shape()[1]
+	sh := logits.Shape()
+	if len(sh) != 2 || i < 0 || i >= sh[0] || len(dst) != sh[1] {
+		panic(fmt.Sprintf("train: LogSoftmax of row %d of logits %v into %d values: want a row of (N, K) logits and K values", i, sh, len(dst)))
+	}
+	k := sh[1]
 	switch d := logits.Data().(type) {
 	case []float32:
 		for j := range dst {

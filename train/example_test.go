@@ -3,7 +3,6 @@ package train_test
 import (
 	"fmt"
 	"log"
-	"math"
 
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
@@ -21,38 +20,19 @@ func ExampleLoadCheckpoint() {
 		log.Fatal(err)
 	}
 	first := test.Subset([]int{0, 1, 2})
-	ev, err := ck.Evaluator(3)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ev.Close()
-	loader, err := ck.Loader(first, 3)
-	if err != nil {
-		log.Fatal(err)
-	}
-	it := loader.Epoch(0)
-	defer it.Close()
-	b, _ := it.Next()
-	logits, err := ev.Logits(b.X)
+	preds, err := ck.Classify(first, 2) // the two most probable classes of each
 	if err != nil {
 		log.Fatal(err)
 	}
 	names := data.ClassNames("fashion-mnist", 10)
-	logp := make([]float64, 10)
-	for i := 0; i < b.N; i++ {
-		train.LogSoftmax(logits, i, logp)
-		best := 0
-		for j := range logp {
-			if logp[j] > logp[best] {
-				best = j
-			}
-		}
-		fmt.Printf("%s: predicted %s (%.0f%%)\n", names[b.Labels[i]], names[best], 100*math.Exp(logp[best]))
+	for i, p := range preds {
+		_, label := first.Image(i)
+		fmt.Printf("%s: predicted %s (%.0f%%), then %s\n", names[label], p.Names[0], 100*p.Probs[0], p.Names[1])
 	}
 	fmt.Println(ck.State.Model, "epoch", ck.State.Epoch)
 	// Output:
-	// Ankle boot: predicted Ankle boot (99%)
-	// Pullover: predicted Pullover (100%)
-	// Trouser: predicted Trouser (100%)
+	// Ankle boot: predicted Ankle boot (99%), then Sneaker
+	// Pullover: predicted Pullover (100%), then Shirt
+	// Trouser: predicted Trouser (100%), then Dress
 	// resnet20 epoch 20
 }

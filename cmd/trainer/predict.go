@@ -4,14 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
-	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
 )
 
@@ -90,58 +87,35 @@ func predictCmd(args []string, stdout io.Writer) error {
 		return fmt.Errorf("no images found in %s", strings.Join(files, ", "))
 	}
 	imgs.Labels = make([]uint8, len(names))
-	batch := min(len(names), 64)
-	ev, err := ck.Evaluator(batch)
-	if err != nil {
-		return err
-	}
-	defer ev.Close()
-	l, err := ck.Loader(imgs, batch)
+	preds, err := ck.Classify(imgs, min(*top, ck.State.Classes))
 	if err != nil {
 		return err
 	}
 	classes := data.ClassNames(ck.State.Config.Data, ck.State.Classes)
-	it := l.Epoch(0)
-	defer it.Close()
-	logp := make([]float64, ck.State.Classes)
 	enc := json.NewEncoder(stdout)
-	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		logits, err := ev.Logits(b.X)
-		if err != nil {
-			return err
+	for i, pr := range preds {
+		if *asJSON {
+			p := prediction{File: names[i]}
+			for r, j := range pr.Classes {
+				p.Top = append(p.Top, classProb{Class: j, Name: pr.Names[r], Prob: pr.Probs[r]})
+			}
+			if labels[i] >= 0 {
+				p.Label = &labels[i]
+			}
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+			continue
 		}
-		for i := 0; i < b.N; i++ {
-			idx := b.Indices[i]
-			train.LogSoftmax(logits, i, logp)
-			order := make([]int, len(logp))
-			for j := range order {
-				order[j] = j
-			}
-			sort.SliceStable(order, func(a, b int) bool { return logp[order[a]] > logp[order[b]] })
-			order = order[:min(*top, len(order))]
-			if *asJSON {
-				p := prediction{File: names[idx]}
-				for _, j := range order {
-					p.Top = append(p.Top, classProb{Class: j, Name: classes[j], Prob: math.Exp(logp[j])})
-				}
-				if labels[idx] >= 0 {
-					p.Label = &labels[idx]
-				}
-				if err := enc.Encode(p); err != nil {
-					return err
-				}
-				continue
-			}
-			var sb strings.Builder
-			fmt.Fprintf(&sb, "%s:", names[idx])
-			for _, j := range order {
-				fmt.Fprintf(&sb, "  %s %.1f%%", classes[j], 100*math.Exp(logp[j]))
-			}
-			if labels[idx] >= 0 {
-				fmt.Fprintf(&sb, "  (label: %s)", classes[labels[idx]])
-			}
-			fmt.Fprintln(stdout, sb.String())
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "%s:", names[i])
+		for r := range pr.Classes {
+			fmt.Fprintf(&sb, "  %s %.1f%%", pr.Names[r], 100*pr.Probs[r])
 		}
+		if labels[i] >= 0 {
+			fmt.Fprintf(&sb, "  (label: %s)", classes[labels[i]])
+		}
+		fmt.Fprintln(stdout, sb.String())
 	}
 	return nil
 }
