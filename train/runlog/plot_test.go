@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot"
 )
 
 // run is a made-up run of n epochs with validation every epoch and a test set every testEvery.
@@ -71,10 +72,11 @@ func TestPlotCurves(t *testing.T) {
 			defer f.Close()
 			img, err := png.Decode(f)
 			require.NoError(t, err)
-			assert.Equal(t, image.Rect(0, 0, 1000, 400), img.Bounds())
-			// Both panels have something drawn on them: axes at least.
-			assert.Greater(t, darkPixels(img, 0, 500), 500, "left panel")
-			assert.Greater(t, darkPixels(img, 500, 1000), 500, "right panel")
+			assert.Equal(t, image.Rect(0, 0, 1300, 400), img.Bounds())
+			// The three panels (loss, error, learning rate) have something drawn on them: axes at least.
+			assert.Greater(t, darkPixels(img, 0, 433), 500, "loss panel")
+			assert.Greater(t, darkPixels(img, 433, 866), 500, "error panel")
+			assert.Greater(t, darkPixels(img, 866, 1300), 500, "learning-rate panel")
 
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
@@ -116,7 +118,7 @@ func TestPanelSkipsNaN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, drawn, err := panel("cross-entropy loss", 1, lossSeries(), tc.records)
+			p, drawn, err := panel("cross-entropy loss", 1, lossSeries(), tc.records, false)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantDrawn, drawn)
 			assert.InDelta(t, tc.wantYMax, p.Y.Max, 1e-12, "the y range covers the finite points only")
@@ -130,4 +132,35 @@ func TestPlotCurvesErrors(t *testing.T) {
 	err := PlotCurves(run(3, 1), path, "x")
 	require.Error(t, err)
 	assert.ErrorContains(t, err, path)
+}
+
+func tickLabels(ts []plot.Tick) (labels []string) {
+	for _, t := range ts {
+		if t.Label != "" {
+			labels = append(labels, t.Label)
+		}
+	}
+	return labels
+}
+
+func TestEpochTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{1, 5, []string{"1", "2", "3", "4", "5"}},
+		{0.8, 3.2, []string{"1", "2", "3"}},
+		{1, 15, []string{"2", "4", "6", "8", "10", "12", "14"}},
+		{1, 160, []string{"20", "40", "60", "80", "100", "120", "140", "160"}},
+		{1, 1, []string{"1"}},
+	} {
+		assert.Equal(t, tc.want, tickLabels(epochTicks{}.Ticks(tc.lo, tc.hi)), "%g to %g", tc.lo, tc.hi)
+	}
+}
+
+func TestPowerTicks(t *testing.T) {
+	assert.Equal(t, []string{"1e-05", "0.0001", "0.001", "0.01", "0.1"}, tickLabels(powerTicks{}.Ticks(6e-6, 0.1)))
+	assert.Equal(t, []string{"1", "10", "100", "1000", "10⁴", "10⁵"}, tickLabels(powerTicks{}.Ticks(0.5, 1e5)))
+	assert.Equal(t, []string{"0.3", "0.4", "0.5", "0.6"}, tickLabels(powerTicks{}.Ticks(0.25, 0.65)), "no decade in the range")
+	assert.Equal(t, "10¹²", powerOfTen(12))
 }
