@@ -20,6 +20,14 @@ type Result struct {
 // the error is absolute.
 const Floor = 1e-3
 
+// RelErr is the error of an analytic gradient a against a numeric one n that every gradient check
+// of the project reports: |a − n| / max(|a|, |n|, Floor), relative for entries of normal size
+// and absolute (over Floor) near zero, where a central difference's rounding error would
+// dominate.
+func RelErr(a, n float64) float64 {
+	return math.Abs(a-n) / math.Max(math.Max(math.Abs(a), math.Abs(n)), Floor)
+}
+
 // Check differentiates the scalar loss of g with respect to wrt, then perturbs up to perNode
 // elements of each wrt value (chosen with a seeded generator; all when perNode ≤ 0) by ±h and
 // compares (L(x+h) − L(x−h)) / 2h with the symbolic gradient. The values of wrt must be set.
@@ -76,7 +84,7 @@ func Check(g *G.ExprGraph, loss *G.Node, wrt G.Nodes, h float64, perNode int) (R
 			x[j] = orig
 			num := (lp - lm) / (2 * h)
 			a := analytic[i][j]
-			rel := math.Abs(a-num) / math.Max(math.Max(math.Abs(a), math.Abs(num)), Floor)
+			rel := RelErr(a, num)
 			res.Checked++
 			if rel > res.MaxRelErr || math.IsNaN(rel) {
 				res.MaxRelErr = rel
