@@ -43,8 +43,9 @@ FORCE:
 run: build
 	./$(BIN) train
 
-# Tests: the default build, the ops without assembly (purego), and the OpenBLAS build of the ops
-# when OpenBLAS is there.
+# Tests: the default build (the SSE kernels against the Go loops and against their float64
+# definitions), the ops without assembly (purego: every op through the Go loops, the loops against
+# the float64 definitions), and the OpenBLAS build of the ops when OpenBLAS is there.
 # The repository's Go files (not those of kernels or caches built under build/).
 GOFILES = $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*')
 

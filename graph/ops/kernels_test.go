@@ -242,3 +242,120 @@ func TestReLUKernelsSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelsAgainstFormulas checks the kernels this build runs (the SSE assembly by default, the
+// Go loops under purego) against their definitions computed in float64, so that the purego run,
+// where TestSumKernels and TestElementwiseKernels compare the Go loops with themselves, still
+// checks something; in the default build it checks the Go references the same way.
+func TestKernelsAgainstFormulas(t *testing.T) {
+	// passes is the ReLU-gradient mask: y's bits non-zero, y > 0 for a ReLU output.
+	passes := func(y float32) float64 {
+		if math.Float32bits(y) != 0 {
+			return 1
+		}
+		return 0
+	}
+	type term func(in [][]float32, i int, k [3]float64) (v, scale float64)
+	elementwise := []struct {
+		name string
+		nin  int
+		run  func(in [][]float32, out []float32, k [3]float32)
+		want term
+	}{
+		{"affineRow32", 1, func(in [][]float32, out []float32, k [3]float32) { affineRow32(in[0], out, k[0], k[1]) },
+			func(in [][]float32, i int, k [3]float64) (float64, float64) {
+				x := float64(in[0][i])
+				return k[0]*x + k[1], math.Abs(k[0]*x) + math.Abs(k[1])
+			}},
+		{"affineReluRow32", 1, func(in [][]float32, out []float32, k [3]float32) { affineReluRow32(in[0], out, k[0], k[1]) },
+			func(in [][]float32, i int, k [3]float64) (float64, float64) {
+				x := float64(in[0][i])
+				return math.Max(k[0]*x+k[1], 0), math.Abs(k[0]*x) + math.Abs(k[1])
+			}},
+		{"bnDxRow32", 2, func(in [][]float32, out []float32, k [3]float32) { bnDxRow32(in[0], in[1], out, k[0], k[1], k[2]) },
+			func(in [][]float32, i int, k [3]float64) (float64, float64) {
+				g, x := float64(in[0][i]), float64(in[1][i])
+				return k[0]*g + k[1]*x + k[2], math.Abs(k[0]*g) + math.Abs(k[1]*x) + math.Abs(k[2])
+			}},
+		{"maskedBnDxRow32", 3, func(in [][]float32, out []float32, k [3]float32) {
+			maskedBnDxRow32(in[0], in[1], in[2], out, k[0], k[1], k[2])
+		},
+			func(in [][]float32, i int, k [3]float64) (float64, float64) {
+				g, x := passes(in[0][i])*float64(in[1][i]), float64(in[2][i])
+				return k[0]*g + k[1]*x + k[2], math.Abs(k[0]*g) + math.Abs(k[1]*x) + math.Abs(k[2])
+			}},
+		{"relu32", 1, func(in [][]float32, out []float32, _ [3]float32) { relu32(in[0], out) },
+			func(in [][]float32, i int, _ [3]float64) (float64, float64) {
+				return math.Max(float64(in[0][i]), 0), math.Abs(float64(in[0][i]))
+			}},
+		{"addRelu32", 2, func(in [][]float32, out []float32, _ [3]float32) { addRelu32(in[0], in[1], out) },
+			func(in [][]float32, i int, _ [3]float64) (float64, float64) {
+				a, b := float64(in[0][i]), float64(in[1][i])
+				return math.Max(a+b, 0), math.Abs(a) + math.Abs(b)
+			}},
+		{"reluMask32", 2, func(in [][]float32, out []float32, _ [3]float32) { reluMask32(in[0], in[1], out) },
+			func(in [][]float32, i int, _ [3]float64) (float64, float64) {
+				return passes(in[0][i]) * float64(in[1][i]), math.Abs(float64(in[1][i]))
+			}},
+	}
+	const n = 1029 // every loop of the kernels: 16-, 4- and 1-element
+	rng := rand.New(rand.NewSource(3))
+	for _, c := range elementwise {
+		t.Run(c.name, func(t *testing.T) {
+			in := make([][]float32, c.nin)
+			for j := range in {
+				in[j] = kernelInput(rng, n, j%4)
+			}
+			k32 := [3]float32{float32(rng.Float64()*2 - 1), float32(rng.Float64()*2 - 1), float32(rng.Float64()*2 - 1)}
+			k := [3]float64{float64(k32[0]), float64(k32[1]), float64(k32[2])}
+			out := make([]float32, n)
+			c.run(in, out, k32)
+			for i := range out {
+				want, scale := c.want(in, i, k)
+				// float32 rounds each of up to three operations: a few ulps of the terms' size.
+				require.InDelta(t, want, float64(out[i]), 3e-7*scale+1e-30, "element %d", i)
+			}
+		})
+	}
+	sums := []struct {
+		name string
+		nin  int
+		run  func(in [][]float32, m float32) (float32, float32)
+		term func(in [][]float32, i int, m float64) (a, b float64)
+	}{
+		{"rowSums32", 1, func(in [][]float32, m float32) (float32, float32) { return rowSums32(in[0], m) },
+			func(in [][]float32, i int, m float64) (float64, float64) {
+				d := float64(in[0][i]) - m
+				return d, d * d
+			}},
+		{"gradSums32", 2, func(in [][]float32, m float32) (float32, float32) { return gradSums32(in[0], in[1], m) },
+			func(in [][]float32, i int, m float64) (float64, float64) {
+				g := float64(in[0][i])
+				return g, g * (float64(in[1][i]) - m)
+			}},
+		{"maskedGradSums32", 3, func(in [][]float32, m float32) (float32, float32) {
+			return maskedGradSums32(in[0], in[1], in[2], m)
+		},
+			func(in [][]float32, i int, m float64) (float64, float64) {
+				g := passes(in[0][i]) * float64(in[1][i])
+				return g, g * (float64(in[2][i]) - m)
+			}},
+	}
+	for _, c := range sums {
+		t.Run(c.name, func(t *testing.T) {
+			in := make([][]float32, c.nin)
+			for j := range in {
+				in[j] = kernelInput(rng, n, j%4)
+			}
+			m32 := float32(rng.Float64() - 0.5)
+			got1, got2 := c.run(in, m32)
+			var want1, want2, abs1, abs2 float64
+			for i := 0; i < n; i++ {
+				a, b := c.term(in, i, float64(m32))
+				want1, want2, abs1, abs2 = want1+a, want2+b, abs1+math.Abs(a), abs2+math.Abs(b)
+			}
+			require.InDelta(t, want1, float64(got1), 1e-5*abs1, "first sum")
+			require.InDelta(t, want2, float64(got2), 1e-5*abs2, "second sum")
+		})
+	}
+}
