@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/resnet-go/resnet/graph"
+	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/resnet"
 )
 
@@ -77,16 +80,36 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
+	num := func(t *testing.T, out, pattern string) []float64 {
+		t.Helper()
+		m := regexp.MustCompile(pattern).FindStringSubmatch(out)
+		require.NotNil(t, m, "%s in %s", pattern, out)
+		var v []float64
+		for _, s := range m[1:] {
+			f, err := strconv.ParseFloat(s, 64)
+			require.NoError(t, err)
+			v = append(v, f)
+		}
+		return v
+	}
 	for _, infer := range []bool{false, true} {
-		args := []string{"bench", "-model", "resnet8", "-batch", "4", "-steps", "2", "-warmup", "1"}
+		args := []string{"bench", "-model", "resnet8", "-batch", "4", "-steps", "3", "-warmup", "1"}
 		if infer {
 			args = append(args, "-infer")
 		}
 		code, out, errOut := runCLI(args...)
-		assert.Equal(t, 0, code, errOut)
-		for _, want := range []string{"median: ", "throughput: ", "allocated: ", "peak RSS: ", "blas "} {
-			assert.Contains(t, out, want)
-		}
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "blas "+ops.BLAS())
+		assert.Equal(t, float64(ops.Workers()), num(t, out, `workers ([0-9]+)`)[0])
+		med := num(t, out, `median: ([0-9.]+) ms/step \(min ([0-9.]+), max ([0-9.]+), 3 steps\)`)
+		assert.Greater(t, med[0], 0.0)
+		assert.LessOrEqual(t, med[1], med[0])
+		assert.LessOrEqual(t, med[0], med[2])
+		// The throughput is the batch over the median step, to the median's printed 0.1 ms.
+		img := num(t, out, `throughput: ([0-9.]+) img/s`)[0]
+		assert.InEpsilon(t, 4/(med[0]/1000), img, 0.05/med[0]+1e-3)
+		assert.GreaterOrEqual(t, num(t, out, `allocated: ([0-9.]+) MB/step`)[0], 0.0)
+		assert.Greater(t, num(t, out, `peak RSS: ([0-9.]+) MB`)[0], 1.0)
 	}
 }
 

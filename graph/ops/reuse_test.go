@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -327,10 +328,21 @@ func TestConstructionErrors(t *testing.T) {
 }
 
 func TestWorkersAndBLAS(t *testing.T) {
+	defer SetWorkers(0)
 	SetWorkers(3)
 	assert.Equal(t, 3, Workers())
-	SetWorkers(0)
-	assert.GreaterOrEqual(t, Workers(), 1)
-	assert.Contains(t, []string{"gonum", "openblas"}, BLAS())
+	assert.Equal(t, 1, workersFor(1), "never more workers than items")
+	assert.Equal(t, 3, workersFor(100))
+	for _, n := range []int{0, -5} {
+		SetWorkers(n)
+		assert.Equal(t, runtime.GOMAXPROCS(0), Workers(), "SetWorkers(%d): GOMAXPROCS", n)
+	}
+	// The BLAS is the one the build tag selects (buildBLAS, from blas_tag_*_test.go).
+	assert.Equal(t, buildBLAS, BLAS())
+	if buildBLAS == "openblas" {
+		assert.NotEmpty(t, BLASCore(), "OpenBLAS names its kernel family")
+	} else {
+		assert.Empty(t, BLASCore())
+	}
 	t.Logf("BLAS %q, core %q, workers %d", BLAS(), BLASCore(), Workers())
 }

@@ -1,0 +1,6 @@
+//go:build openblas
+
+package ops
+
+// buildBLAS is the BLAS the build tags select.
+const buildBLAS = "openblas"
