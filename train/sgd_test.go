@@ -77,6 +77,7 @@ func TestScheduleMatchesPyTorch(t *testing.T) {
 		"step":          {Kind: "step", Base: 0.1, Milestones: []float64{0.5, 0.75}, Gamma: 0.1, Total: g.Total},
 		"cosine":        {Kind: "cosine", Base: 0.1, Total: g.Total},
 		"warmup+cosine": {Kind: "cosine", Base: 0.1, Warmup: g.Warmup, Total: g.Total},
+		"warmup+step":   {Kind: "step", Base: 0.1, Milestones: []float64{0.5, 0.75}, Gamma: 0.1, Warmup: g.Warmup, Total: g.Total},
 	}
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -67,6 +67,13 @@ schedules = {
     "warmup+cosine": lrs(lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
         torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / warm, end_factor=1.0, total_iters=warm - 1),
         torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=total - warm)], milestones=[warm]), 0.1, total),
+    # The headline runs' schedule: the drops count the steps after the warm-up (SequentialLR
+    # restarts the second scheduler at 0), at round(m·(total − warm)) for milestones m = 0.5 and
+    # 0.75, halves rounded up as Go's math.Round does: steps 3 + 5 and 3 + 7.
+    "warmup+step": lrs(lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+        torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / warm, end_factor=1.0, total_iters=warm - 1),
+        torch.optim.lr_scheduler.MultiStepLR(o, [math.floor(m * (total - warm) + 0.5) for m in (0.5, 0.75)], gamma=0.1)],
+        milestones=[warm]), 0.1, total),
 }
 out = {"torch": torch.__version__, "w0": w0.flatten().tolist(), "b0": b0.tolist(),
        "grads_w": [g.flatten().tolist() for g, _ in grads], "grads_b": [g.tolist() for _, g in grads],
