@@ -191,3 +191,32 @@ func TestBadInput(t *testing.T) {
 	b.AddReLU(x, b.Conv2d("c", x, 4, 3, 1, 1))
 	assert.ErrorContains(t, b.Err(), "residual join: branch (2,3,8,8) and shortcut (2,4,8,8) differ")
 }
+
+// The BatchNorm layer refuses, in training mode only, an input with one value per channel:
+// its batch statistics would be undefined (PyTorch raises the same).
+func TestBatchNormNeedsValuesPerChannel(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  graph.Mode
+		shape []int
+		want  string
+	}{
+		{"train, batch 1 of 1×1 maps", graph.Train, []int{1, 4, 1, 1}, "in training mode BatchNorm layer4.0.bn1 sees one value per channel (input (1, 4, 1, 1))"},
+		{"train, batch 2 of 1×1 maps", graph.Train, []int{2, 4, 1, 1}, ""},
+		{"train, batch 1 of 2×1 maps", graph.Train, []int{1, 4, 2, 1}, ""},
+		{"eval, batch 1 of 1×1 maps", graph.Eval, []int{1, 4, 1, 1}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := graph.NewBuilder(G.NewGraph(), newStore(t, tensor.Float32), graph.Config{Mode: tc.mode})
+			x := b.Input("x", tc.shape...)
+			y := b.Scope("layer4").Scope("0").BatchNormReLU("bn1", x)
+			if tc.want == "" {
+				require.NoError(t, b.Err())
+				assert.Equal(t, x.Shape(), y.Shape())
+				return
+			}
+			assert.Nil(t, y)
+			assert.ErrorContains(t, b.Err(), tc.want)
+		})
+	}
+}

@@ -124,6 +124,12 @@ func (b *Builder) batchNorm(name string, x *G.Node, kind bnKind) *G.Node {
 	if !b.ok(x) {
 		return nil
 	}
+	// As PyTorch, batch statistics need more than one value per channel.
+	if sh := x.Shape(); b.s.cfg.Mode == Train && len(sh) == 4 && sh.TotalSize() == sh[1] {
+		b.Fail(fmt.Errorf("in training mode BatchNorm %s sees one value per channel (input %v); use a batch of at least 2 or a larger input",
+			b.name(name), sh))
+		return nil
+	}
 	gamma0 := 1.0
 	if kind == bnResidual && b.s.cfg.ZeroInitResidual {
 		gamma0 = 0

@@ -2,7 +2,6 @@ package resnet
 
 import (
 	"fmt"
-	"strings"
 
 	G "gorgonia.org/gorgonia"
 
@@ -84,16 +83,7 @@ func New(s Spec, p *graph.Params, cfg graph.Config, batch, height, width int) (*
 	x := b.Input("input", batch, s.InChannels, height, width)
 	logits := s.Build(b, x)
 	if err := b.Err(); err != nil {
-		return nil, err
-	}
-	if cfg.Mode == graph.Train {
-		// As PyTorch, batch statistics need more than one value per channel.
-		for _, l := range b.Layers() {
-			if strings.HasPrefix(l.Op, "bn") && l.Out.TotalSize() == l.Out[1] {
-				return nil, fmt.Errorf("resnet: %s: in training mode BatchNorm %s sees one value per channel (output %v); use a batch of at least 2 or a larger input",
-					s.Name, l.Name, l.Out)
-			}
-		}
+		return nil, fmt.Errorf("resnet: %s: %w", s.Name, err)
 	}
 	return &Model{Spec: s, Graph: g, Input: x, Logits: logits, Builder: b}, nil
 }
