@@ -52,6 +52,9 @@ func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stder
 // the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s, err := parseFlags(args, stdout)
+	if err == nil && s.replot {
+		return cli.Status("degradation", replot(s.out), stderr)
+	}
 	if err == nil {
 		// -nets writes no results, so only the quick-mode rule applies to it.
 		err = cli.CheckResultsDir(s.out, summaryFile, s.quick, s.overwrite || s.nets != nil)
@@ -75,6 +78,7 @@ type settings struct {
 	seed                  int64
 	out                   string
 	quick, overwrite      bool
+	replot                bool
 	workers               int
 	nets                  []string // only these nets are trained, no results written; nil: all
 }
@@ -99,6 +103,7 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out (its finished runs are reused either way)")
 	fs.BoolVar(&s.quick, "quick", false, "a run of seconds, for CI: -data synthetic -depths 8,14 -epochs 2 -train-limit 256 -test-limit 200 -batch 32 (flags given explicitly win)")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
+	fs.BoolVar(&s.replot, "replot", false, "only redraw -out's figure from its curves.csv and summary.json (nothing else is replaced)")
 	fs.StringVar(&nets, "nets", "", "train only these comma-separated nets of the experiment (e.g. plain56,resnet56) and write no results; a later run without -nets reuses them")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return s, err

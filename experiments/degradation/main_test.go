@@ -128,6 +128,20 @@ func TestQuickExperiment(t *testing.T) {
 	assert.Contains(t, stderr, filepath.Join(out, "runs", "plain8"))
 	assert.Contains(t, stderr, "seed 1 there, 2 now")
 	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+
+	// -replot redraws the same figure from the committed numbers alone.
+	fig, err := os.ReadFile(filepath.Join(out, figureFile))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(out, figureFile)))
+	code, _, stderr = runMain(t, "-replot", "-out", out)
+	require.Equal(t, 0, code, stderr)
+	redrawn, err := os.ReadFile(filepath.Join(out, figureFile))
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(fig, redrawn), "the redrawn figure differs")
+	require.NoError(t, os.WriteFile(filepath.Join(out, curvesFile), []byte("a,b\n1,2\n"), 0o644))
+	code, _, stderr = runMain(t, "-replot", "-out", out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not the curves of a degradation study")
 }
 
 // A quick run never writes into the committed results; -h prints the flags on stdout.

@@ -26,20 +26,10 @@ var testDashes = []vg.Length{vg.Points(5), vg.Points(3)}
 
 // plotDegradation draws the paper's Fig. 6 for this run as a PNG: the plain nets on the left,
 // the ResNets on the right, error (%) against epoch, one colour per depth, on the same y-range so
-// the two panels compare at a glance.
+// the two panels compare at a glance. The range is that of the second half of the run, where the
+// nets separate (the paper plots 0–20%): the first epochs' higher errors leave the top.
 func plotDegradation(s summary) ([]byte, error) {
-	top := 0.0
-	for _, n := range s.Nets {
-		for _, r := range n.records {
-			for _, v := range []float64{r.TrainErr, r.TestErr} {
-				if !math.IsNaN(v) && !math.IsInf(v, 0) {
-					top = math.Max(top, 100*v)
-				}
-			}
-		}
-	}
-	top = math.Min(100, math.Max(1, top*1.08))
-
+	top := errorAxisTop(s)
 	var panels []*plot.Plot
 	for _, plain := range []bool{true, false} {
 		p := plot.New()
@@ -50,7 +40,6 @@ func plotDegradation(s summary) ([]byte, error) {
 		p.X.Label.Text = "epoch"
 		p.Y.Label.Text = "error (%)"
 		p.X.Min, p.X.Max = 1, math.Max(2, float64(s.Settings.Epochs))
-		p.Y.Min, p.Y.Max = 0, top
 		p.X.Tick.Marker = epochTicks{}
 		// Error curves fall from the top left and end low, so the top right is the emptiest corner.
 		p.Legend.Top, p.Legend.Left = true, false
@@ -80,6 +69,8 @@ func plotDegradation(s summary) ([]byte, error) {
 			p.Add(test, train) // training error on top: it is the point of the figure
 			p.Legend.Add(n.Name, train)
 		}
+		// After the lines, which widen the range to their data: higher points leave the top.
+		p.Y.Min, p.Y.Max = 0, top
 		// Two grey entries explain the line styles, as the paper's caption does.
 		grey := color.Gray{Y: 90}
 		p.Legend.Add("training error", &plotter.Line{LineStyle: draw.LineStyle{Color: grey, Width: vg.Points(trainWidth)}})
@@ -94,6 +85,25 @@ func plotDegradation(s summary) ([]byte, error) {
 		return nil, fmt.Errorf("drawing %s: %w", figureFile, err)
 	}
 	return png, nil
+}
+
+// errorAxisTop is the top of the error axis in %: half again the highest error of the run's
+// second half, rounded up to a multiple of 5 (at least 5, at most 100).
+func errorAxisTop(s summary) float64 {
+	top := 0.0
+	for _, n := range s.Nets {
+		for _, r := range n.records {
+			if 2*r.Epoch <= s.Settings.Epochs {
+				continue
+			}
+			for _, v := range []float64{r.TrainErr, r.TestErr} {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					top = math.Max(top, 100*v)
+				}
+			}
+		}
+	}
+	return math.Min(100, math.Max(5, 5*math.Ceil(1.5*top/5)))
 }
 
 // curve is one error series of n in percent against the epoch, skipping values that were not

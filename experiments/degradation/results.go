@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -255,10 +257,13 @@ func writeResults(dir string, sum summary) error {
 	return nil
 }
 
+// curvesHeader is the first line of curves.csv.
+const curvesHeader = "model,depth,plain,epoch,train_error,test_error,train_loss,test_loss,epoch_s"
+
 // curvesCSV is one row per net per epoch, errors as fractions.
 func (s summary) curvesCSV() []byte {
 	var b bytes.Buffer
-	b.WriteString("model,depth,plain,epoch,train_error,test_error,train_loss,test_loss,epoch_s\n")
+	b.WriteString(curvesHeader + "\n")
 	f := func(v float64) string {
 		if math.IsNaN(v) {
 			return ""
@@ -331,4 +336,59 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// replot redraws the figure of finished results in dir from their own numbers: summary.json for
+// the settings and nets, curves.csv for the curves.
+func replot(dir string) error {
+	var sum summary
+	path := filepath.Join(dir, summaryFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	path = filepath.Join(dir, curvesFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 || !slices.Equal(rows[0], strings.Split(curvesHeader, ",")) {
+		return fmt.Errorf("%s: not the curves of a degradation study (want the header %s)", path, curvesHeader)
+	}
+	num := func(s string) float64 {
+		if s == "" {
+			return math.NaN()
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return math.NaN()
+		}
+		return v
+	}
+	for i, r := range rows[1:] {
+		epoch, err := strconv.Atoi(r[3])
+		if err != nil {
+			return fmt.Errorf("%s: line %d: epoch %q", path, i+2, r[3])
+		}
+		j := slices.IndexFunc(sum.Nets, func(n netResult) bool { return n.Model == r[0] })
+		if j < 0 {
+			return fmt.Errorf("%s: line %d: net %q is not in %s", path, i+2, r[0], summaryFile)
+		}
+		rec := runlog.NewRecord(epoch, 0)
+		rec.TrainErr, rec.TestErr, rec.TrainLoss, rec.TestLoss, rec.EpochSec = num(r[4]), num(r[5]), num(r[6]), num(r[7]), num(r[8])
+		sum.Nets[j].records = append(sum.Nets[j].records, rec)
+	}
+	fig, err := plotDegradation(sum)
+	if err != nil {
+		return err
+	}
+	return runlog.WriteFileAtomic(filepath.Join(dir, figureFile), fig)
 }
