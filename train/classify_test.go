@@ -77,3 +77,28 @@ func TestLogSoftmaxBufferLength(t *testing.T) {
 		func() { train.LogSoftmax(logits, 0, make([]float64, 2)) })
 	assert.Panics(t, func() { train.LogSoftmax(logits, 2, make([]float64, 3)) })
 }
+
+// EvaluateProgress reports every batch, in order, with losses that average to the metrics'.
+func TestEvaluateProgress(t *testing.T) {
+	ck, err := train.LoadCheckpoint("../experiments/fashion-mnist-resnet20")
+	require.NoError(t, err)
+	test, err := data.Open("builtin", "", "test")
+	require.NoError(t, err)
+	sub := test.Subset([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22})
+	ev, err := ck.Evaluator(10)
+	require.NoError(t, err)
+	defer ev.Close()
+	l, err := ck.Loader(sub, 10)
+	require.NoError(t, err)
+	var done []int
+	var weighted float64
+	sizes := []float64{10, 10, 3} // the last batch holds 3 images
+	m, err := train.EvaluateProgress(ev, l, func(d, total int, loss float64) {
+		assert.Equal(t, 3, total)
+		done = append(done, d)
+		weighted += sizes[d-1] * loss
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2, 3}, done)
+	assert.InDelta(t, m.Loss, weighted/23, 1e-12)
+}

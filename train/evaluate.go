@@ -20,6 +20,12 @@ type Metrics struct {
 
 // Evaluate runs ev over every batch of l (padding rows ignored) in evaluation mode.
 func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
+	return EvaluateProgress(ev, l, nil)
+}
+
+// EvaluateProgress is Evaluate calling report (when not nil) after every batch with the batches
+// done, of l.Batches(), and that batch's mean loss: a progress display for a long evaluation.
+func EvaluateProgress(ev *Evaluator, l *data.Loader, report func(done, total int, loss float64)) (Metrics, error) {
 	k := ev.Model.Spec.Classes
 	m := Metrics{Confusion: make([][]int, k)}
 	for i := range m.Confusion {
@@ -30,11 +36,13 @@ func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
 	var sum float64
 	var top5Wrong int
 	probs := make([]float64, k)
+	done, total := 0, l.Batches()
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		logits, err := ev.Logits(b.X)
 		if err != nil {
 			return m, err
 		}
+		before := sum
 		for i := 0; i < b.N; i++ {
 			label := b.Labels[i]
 			if label < 0 || label >= k {
@@ -46,6 +54,9 @@ func Evaluate(ev *Evaluator, l *data.Loader) (Metrics, error) {
 				top5Wrong++
 			}
 			m.N++
+		}
+		if done++; report != nil && b.N > 0 {
+			report(done, total, (sum-before)/float64(b.N))
 		}
 	}
 	if m.N == 0 {

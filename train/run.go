@@ -373,13 +373,13 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		rec.TrainLoss, rec.TrainErr, rec.ImgPerSec = loss, errRate, float64(n)/trainSec
 		rec.Step, rec.LR = st.Step, r.sched.At(st.Step-1)
 		if r.valL != nil {
-			m, err := Evaluate(r.ev, r.valL)
+			m, err := r.evaluate(r.valL, fmt.Sprintf("epoch %d/%d validation", epoch, cfg.Epochs))
 			if err != nil {
 				return nil, fmt.Errorf("validation: %w", err)
 			}
 			rec.ValLoss, rec.ValErr = m.Loss, m.Err
 		}
-		m, err := Evaluate(r.ev, r.testL)
+		m, err := r.evaluate(r.testL, fmt.Sprintf("epoch %d/%d test", epoch, cfg.Epochs))
 		if err != nil {
 			return nil, fmt.Errorf("test: %w", err)
 		}
@@ -436,6 +436,17 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		res.Probe = r.probe.Rows
 	}
 	return res, nil
+}
+
+// evaluate is Evaluate with a progress line on Options.Status that vanishes when done: the
+// epoch's summary follows it.
+func (r *run) evaluate(l *data.Loader, label string) (Metrics, error) {
+	if r.o.Status == nil {
+		return Evaluate(r.ev, l)
+	}
+	prog := runlog.NewProgress(r.o.Status, label, l.Batches())
+	defer prog.Vanish()
+	return EvaluateProgress(r.ev, l, func(done, _ int, loss float64) { prog.Update(done, loss) })
 }
 
 // trainEpoch runs the optimiser over one epoch and returns the mean training loss and error of

@@ -8,9 +8,10 @@ import (
 	"github.com/resnet-go/resnet/cmd/trainer/cli"
 	"github.com/resnet-go/resnet/train"
 	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/runlog"
 )
 
-func evalCmd(args []string, stdout io.Writer) error {
+func evalCmd(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("eval", "trainer eval (-checkpoint CKPT | -weights FILE) [flags]")
 	var src sourceFlags
 	src.register(fs)
@@ -58,7 +59,10 @@ func evalCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := train.Evaluate(ev, l)
+	// Progress on stderr (a bar on a terminal, erased when done; in a log a line every 30 s).
+	prog := runlog.NewProgress(stderr, "eval "+*name+" "+*split, l.Batches())
+	m, err := train.EvaluateProgress(ev, l, func(done, _ int, loss float64) { prog.Update(done, loss) })
+	prog.Vanish()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", *name, *split, err)
 	}

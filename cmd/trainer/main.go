@@ -45,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "train":
 		err = trainCmd(args[1:], stdout, stderr)
 	case "eval":
-		err = evalCmd(args[1:], stdout)
+		err = evalCmd(args[1:], stdout, stderr)
 	case "predict":
 		err = predictCmd(args[1:], stdout)
 	case "summary":

@@ -114,6 +114,19 @@ func (p *Progress) Done() {
 	}
 }
 
+// Vanish ends the display leaving no trace on a terminal (the line is blanked, for a progress
+// that precedes a summary line, such as an evaluation's); in a log it is Done.
+func (p *Progress) Vanish() {
+	if p.finished || !p.tty {
+		p.Done()
+		return
+	}
+	p.finished = true
+	if p.drawn {
+		io.WriteString(p.w, "\r"+strings.Repeat(" ", p.width)+"\r")
+	}
+}
+
 func (p *Progress) redraw(t time.Time) {
 	line := p.format(t, true)
 	pad := ""

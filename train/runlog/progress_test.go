@@ -204,3 +204,28 @@ func TestNewProgressDetectsNonTerminal(t *testing.T) {
 		})
 	}
 }
+
+// Vanish leaves nothing on a terminal (the evaluation's progress before the epoch's summary) and
+// behaves as Done in a log.
+func TestProgressVanish(t *testing.T) {
+	var out bytes.Buffer
+	clk := newFake()
+	p := newProgress(&out, "epoch 1/3 test", 4, true, clk.now)
+	for i := 1; i <= 4; i++ {
+		clk.t = clk.t.Add(150 * time.Millisecond)
+		p.Update(i, 0.5)
+	}
+	p.Vanish()
+	p.Update(4, 1) // ignored once ended
+	s := out.String()
+	assert.NotContains(t, s, "\n")
+	last := s[strings.LastIndex(strings.TrimSuffix(s, "\r"), "\r")+1:]
+	assert.Equal(t, strings.Repeat(" ", len([]rune(last))-1)+"\r", last, "the line blanked: %q", s)
+	assert.Contains(t, s, "epoch 1/3 test [")
+
+	out.Reset()
+	p = newProgress(&out, "eval", 4, false, clk.now)
+	p.Update(1, 0.5)
+	p.Vanish()
+	assert.Empty(t, out.String(), "a short evaluation leaves no line in a log")
+}
