@@ -109,3 +109,26 @@ func TestLinesPNG(t *testing.T) {
 		})
 	}
 }
+
+// The legend goes to the corner with the fewest points under it.
+func TestEmptiestCorner(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		y         []float64
+		top, left bool
+	}{
+		{"falling line: top right is empty", []float64{100, 30, 10, 3, 1, 1, 1, 1, 1, 1}, true, false},
+		{"rising line: top left", []float64{1, 1, 1, 1, 1, 1, 3, 10, 30, 100}, true, true},
+		{"high at both ends: bottom right", []float64{100, 100, 100, 1, 1, 1, 100, 100, 100, 100}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := make([]float64, len(tc.y))
+			for i := range x {
+				x[i] = float64(i + 1)
+			}
+			p, err := Panel{LogY: true, Lines: []Line{{Name: "a", X: x, Y: tc.y}, {Name: "b", X: x, Y: tc.y}}}.plot()
+			require.NoError(t, err)
+			assert.Equal(t, [2]bool{tc.top, tc.left}, [2]bool{p.Legend.Top, p.Legend.Left})
+		})
+	}
+}

@@ -3,6 +3,7 @@ package runlog
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -52,12 +53,12 @@ func (pn Panel) plot() (*plot.Plot, error) {
 	p.Title.Text = pn.Title
 	p.X.Label.Text = pn.XLabel
 	p.Y.Label.Text = pn.YLabel
-	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	if pn.LogY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: 1}
+		p.Y.Tick.Marker = powerTicks{}
 	}
+	var all []plotter.XYs
 	for _, l := range pn.Lines {
 		if len(l.X) != len(l.Y) {
 			return nil, fmt.Errorf("line %q: %d x and %d y values", l.Name, len(l.X), len(l.Y))
@@ -82,6 +83,34 @@ func (pn Panel) plot() (*plot.Plot, error) {
 		}
 		p.Add(ln)
 		p.Legend.Add(l.Name, ln)
+		all = append(all, xys)
 	}
+	p.Legend.Top, p.Legend.Left = emptiestCorner(p, all, len(all))
 	return p, nil
+}
+
+// emptiestCorner picks the corner of p for a legend of n entries: the one whose box (about a
+// third of the width, 7% of the height per entry, in the axes' own scales) covers the fewest
+// points of the lines; ties go to the top right.
+func emptiestCorner(p *plot.Plot, lines []plotter.XYs, n int) (top, left bool) {
+	norm := func(a plot.Axis, v float64) float64 { return a.Norm(v) }
+	w, h := 0.35, math.Min(0.9, 0.07*float64(n)+0.03)
+	best := -1
+	for _, c := range []struct{ top, left bool }{{true, false}, {true, true}, {false, false}, {false, true}} {
+		count := 0
+		for _, xys := range lines {
+			for _, xy := range xys {
+				x, y := norm(p.X, xy.X), norm(p.Y, xy.Y)
+				inX := (c.left && x <= w) || (!c.left && x >= 1-w)
+				inY := (c.top && y >= 1-h) || (!c.top && y <= h)
+				if inX && inY {
+					count++
+				}
+			}
+		}
+		if best < 0 || count < best {
+			best, top, left = count, c.top, c.left
+		}
+	}
+	return top, left
 }
