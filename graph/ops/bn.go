@@ -149,6 +149,7 @@ func batchNorm(x, gamma, beta *G.Node, st *BNStats, relu bool) (*G.Node, error) 
 // ---------------------------------------------------------------- forward op: (x, γ, β) -> y
 
 type bnOp struct {
+	pure
 	s   *bnShared
 	out outBuf
 }
@@ -158,9 +159,6 @@ func (op *bnOp) Type() hm.Type {
 	s := op.s
 	return hm.NewFnType(tensorType(s.xShape.Dims()), tensorType(s.gShape.Dims()), tensorType(s.bShape.Dims()), tensorType(s.xShape.Dims()))
 }
-func (op *bnOp) ReturnsPtr() bool                               { return false }
-func (op *bnOp) CallsExtern() bool                              { return false }
-func (op *bnOp) OverwritesInput() int                           { return -1 }
 func (op *bnOp) String() string                                 { return op.s.name() }
 func (op *bnOp) WriteHash(h hash.Hash)                          { writeHash(h, op) }
 func (op *bnOp) Hashcode() uint32                               { return hashOf(op) }
@@ -236,6 +234,7 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 // ---------------------------------------------------------------- dx op: (x, γ, [y,] dy) -> dx
 
 type bnGradOp struct {
+	pure
 	s   *bnShared
 	out outBuf
 }
@@ -253,9 +252,6 @@ func (op *bnGradOp) Type() hm.Type {
 	}
 	return hm.NewFnType(tensorType(n), tensorType(op.s.gShape.Dims()), tensorType(n), tensorType(n))
 }
-func (op *bnGradOp) ReturnsPtr() bool                               { return false }
-func (op *bnGradOp) CallsExtern() bool                              { return false }
-func (op *bnGradOp) OverwritesInput() int                           { return -1 }
 func (op *bnGradOp) String() string                                 { return op.s.name() + "Dx" }
 func (op *bnGradOp) WriteHash(h hash.Hash)                          { writeHash(h, op) }
 func (op *bnGradOp) Hashcode() uint32                               { return hashOf(op) }
@@ -320,6 +316,7 @@ func (op *bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 // ---------------------------------------------------------------- dγ / dβ ops: (dx) -> dγ or dβ
 
 type bnParamGradOp struct {
+	pure
 	s    *bnShared
 	beta bool
 	out  outBuf
@@ -335,9 +332,6 @@ func (op *bnParamGradOp) Arity() int { return 1 }
 func (op *bnParamGradOp) Type() hm.Type {
 	return hm.NewFnType(tensorType(op.s.xShape.Dims()), tensorType(op.shape().Dims()))
 }
-func (op *bnParamGradOp) ReturnsPtr() bool     { return false }
-func (op *bnParamGradOp) CallsExtern() bool    { return false }
-func (op *bnParamGradOp) OverwritesInput() int { return -1 }
 func (op *bnParamGradOp) String() string {
 	if op.beta {
 		return op.s.name() + "Dbeta"

@@ -17,6 +17,16 @@ type float interface{ ~float32 | ~float64 }
 // tensorType is the Gorgonia type of a dims-dimensional tensor of the type variable a.
 func tensorType(dims int) hm.Type { return G.TensorType{Dims: dims, Of: hm.TypeVariable('a')} }
 
+// pure is embedded in every op here, which Gorgonia's TapeMachine runs as Go code (CallsExtern),
+// gives a value rather than a pointer (ReturnsPtr) and never overwrites an input in place
+// (OverwritesInput): the ReLU ops that may run in place do so through UsePreallocDo, where the
+// machine hands them the buffer.
+type pure struct{}
+
+func (pure) ReturnsPtr() bool     { return false }
+func (pure) CallsExtern() bool    { return false }
+func (pure) OverwritesInput() int { return -1 }
+
 // hashOf is the Hashcode of an op: FNV-32a of its WriteHash.
 func hashOf(op G.Op) uint32 {
 	h := fnv.New32a()

@@ -149,6 +149,7 @@ func conv2d(what string, x, w, bias *G.Node, p ConvParams) (*G.Node, error) {
 // ---------------------------------------------------------------- forward op: (x, w[, bias]) -> y
 
 type convOp struct {
+	pure
 	geom convGeom
 	dt   tensor.Dtype
 	dx   bool
@@ -169,9 +170,6 @@ func (op *convOp) Type() hm.Type {
 	}
 	return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4))
 }
-func (op *convOp) ReturnsPtr() bool     { return false }
-func (op *convOp) CallsExtern() bool    { return false }
-func (op *convOp) OverwritesInput() int { return -1 }
 func (op *convOp) String() string {
 	if op.bias {
 		return fmt.Sprintf("Conv2d%v dx=%t bias", op.geom, op.dx)
@@ -270,6 +268,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // dx from (w, dy), or dw from (x, dy).
 
 type convGradOp struct {
+	pure
 	geom convGeom
 	dt   tensor.Dtype
 	dw   bool // the filter gradient; otherwise the input gradient
@@ -289,9 +288,6 @@ func (op *convGradOp) Arity() int { return 2 }
 func (op *convGradOp) Type() hm.Type {
 	return hm.NewFnType(tensorType(4), tensorType(4), tensorType(4))
 }
-func (op *convGradOp) ReturnsPtr() bool     { return false }
-func (op *convGradOp) CallsExtern() bool    { return false }
-func (op *convGradOp) OverwritesInput() int { return -1 }
 func (op *convGradOp) String() string {
 	if op.dw {
 		return fmt.Sprintf("Conv2dDw%v", op.geom)
@@ -351,6 +347,7 @@ func (op *convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 
 // convBiasGradOp computes dbias[o] = Σ_{b,i,j} dY[b,o,i,j], the gradient of Conv2dBias's bias.
 type convBiasGradOp struct {
+	pure
 	geom convGeom
 	dt   tensor.Dtype
 	out  outBuf
@@ -358,9 +355,6 @@ type convBiasGradOp struct {
 
 func (op *convBiasGradOp) Arity() int            { return 1 }
 func (op *convBiasGradOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(1)) }
-func (op *convBiasGradOp) ReturnsPtr() bool      { return false }
-func (op *convBiasGradOp) CallsExtern() bool     { return false }
-func (op *convBiasGradOp) OverwritesInput() int  { return -1 }
 func (op *convBiasGradOp) String() string        { return fmt.Sprintf("Conv2dDbias%v", op.geom) }
 func (op *convBiasGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
 func (op *convBiasGradOp) Hashcode() uint32      { return hashOf(op) }

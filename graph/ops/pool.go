@@ -72,15 +72,13 @@ func (s *poolShared) name() string {
 }
 
 type maxPoolOp struct {
+	pure
 	s   *poolShared
 	out outBuf
 }
 
 func (op *maxPoolOp) Arity() int                                     { return 1 }
 func (op *maxPoolOp) Type() hm.Type                                  { return hm.NewFnType(tensorType(4), tensorType(4)) }
-func (op *maxPoolOp) ReturnsPtr() bool                               { return false }
-func (op *maxPoolOp) CallsExtern() bool                              { return false }
-func (op *maxPoolOp) OverwritesInput() int                           { return -1 }
 func (op *maxPoolOp) String() string                                 { return op.s.name() }
 func (op *maxPoolOp) WriteHash(h hash.Hash)                          { writeHash(h, op) }
 func (op *maxPoolOp) Hashcode() uint32                               { return hashOf(op) }
@@ -126,15 +124,13 @@ func (op *maxPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, err
 
 // maxPoolGradOp: dy -> dx, scattering dy to the recorded argmax positions.
 type maxPoolGradOp struct {
+	pure
 	s   *poolShared
 	out outBuf
 }
 
 func (op *maxPoolGradOp) Arity() int            { return 1 }
 func (op *maxPoolGradOp) Type() hm.Type         { return hm.NewFnType(tensorType(4), tensorType(4)) }
-func (op *maxPoolGradOp) ReturnsPtr() bool      { return false }
-func (op *maxPoolGradOp) CallsExtern() bool     { return false }
-func (op *maxPoolGradOp) OverwritesInput() int  { return -1 }
 func (op *maxPoolGradOp) String() string        { return op.s.name() + "Grad" }
 func (op *maxPoolGradOp) WriteHash(h hash.Hash) { writeHash(h, op) }
 func (op *maxPoolGradOp) Hashcode() uint32      { return hashOf(op) }
@@ -248,6 +244,7 @@ func GlobalAvgPool(x *G.Node) (*G.Node, error) {
 
 // gapOp is the forward op (grad false: x -> y) and the gradient op (grad true: dy -> dx).
 type gapOp struct {
+	pure
 	xShape tensor.Shape
 	dt     tensor.Dtype
 	grad   bool
@@ -274,9 +271,6 @@ func (op *gapOp) Type() hm.Type {
 	}
 	return hm.NewFnType(tensorType(4), tensorType(2))
 }
-func (op *gapOp) ReturnsPtr() bool     { return false }
-func (op *gapOp) CallsExtern() bool    { return false }
-func (op *gapOp) OverwritesInput() int { return -1 }
 func (op *gapOp) String() string {
 	if op.grad {
 		return fmt.Sprintf("GlobalAvgPoolGrad%v", op.xShape)

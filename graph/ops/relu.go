@@ -59,6 +59,7 @@ func AddReLU(a, b *G.Node) (*G.Node, error) {
 // ---------------------------------------------------------------- forward op: x -> y or (a, b) -> y
 
 type reluOp struct {
+	pure
 	shape tensor.Shape
 	dt    tensor.Dtype
 	add   bool
@@ -78,9 +79,6 @@ func (op *reluOp) Type() hm.Type {
 	}
 	return hm.NewFnType(t, t)
 }
-func (op *reluOp) ReturnsPtr() bool     { return false }
-func (op *reluOp) CallsExtern() bool    { return false }
-func (op *reluOp) OverwritesInput() int { return -1 }
 func (op *reluOp) String() string {
 	if op.add {
 		return fmt.Sprintf("AddReLU%v", op.shape)
@@ -192,6 +190,7 @@ func reluKernelGo[T float](a, b, y []T) {
 // ---------------------------------------------------------------- gradient op: (y, dy) -> dy·[y>0]
 
 type reluGradOp struct {
+	pure
 	shape tensor.Shape
 	dt    tensor.Dtype
 	out   outBuf
@@ -202,9 +201,6 @@ func (op *reluGradOp) Type() hm.Type {
 	t := tensorType(op.shape.Dims())
 	return hm.NewFnType(t, t, t)
 }
-func (op *reluGradOp) ReturnsPtr() bool                               { return false }
-func (op *reluGradOp) CallsExtern() bool                              { return false }
-func (op *reluGradOp) OverwritesInput() int                           { return -1 }
 func (op *reluGradOp) String() string                                 { return fmt.Sprintf("ReLUGrad%v", op.shape) }
 func (op *reluGradOp) WriteHash(h hash.Hash)                          { writeHash(h, op) }
 func (op *reluGradOp) Hashcode() uint32                               { return hashOf(op) }

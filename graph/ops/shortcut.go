@@ -54,6 +54,7 @@ func (g shortcutGeom) yShape() tensor.Shape { return tensor.Shape{g.B, g.OC, g.O
 
 // shortcutOp is the forward op (grad false: x -> y) and its gradient op (grad true: dy -> dx).
 type shortcutOp struct {
+	pure
 	g    shortcutGeom
 	dt   tensor.Dtype
 	grad bool
@@ -72,11 +73,8 @@ func (op *shortcutOp) outShape() tensor.Shape {
 	}
 	return op.g.yShape()
 }
-func (op *shortcutOp) Arity() int           { return 1 }
-func (op *shortcutOp) Type() hm.Type        { return hm.NewFnType(tensorType(4), tensorType(4)) }
-func (op *shortcutOp) ReturnsPtr() bool     { return false }
-func (op *shortcutOp) CallsExtern() bool    { return false }
-func (op *shortcutOp) OverwritesInput() int { return -1 }
+func (op *shortcutOp) Arity() int    { return 1 }
+func (op *shortcutOp) Type() hm.Type { return hm.NewFnType(tensorType(4), tensorType(4)) }
 func (op *shortcutOp) String() string {
 	n := "ShortcutA"
 	if op.grad {

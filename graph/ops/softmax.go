@@ -47,6 +47,7 @@ func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 
 // sceOp: (logits, targets) -> scalar loss. Its scalar output is owned by the op.
 type sceOp struct {
+	pure
 	shape tensor.Shape
 	dt    tensor.Dtype
 	f64   G.F64
@@ -59,10 +60,7 @@ func (op *sceOp) Arity() int { return 2 }
 func (op *sceOp) Type() hm.Type {
 	return hm.NewFnType(tensorType(2), tensorType(2), hm.TypeVariable('a'))
 }
-func (op *sceOp) ReturnsPtr() bool     { return false }
-func (op *sceOp) CallsExtern() bool    { return false }
-func (op *sceOp) OverwritesInput() int { return -1 }
-func (op *sceOp) String() string       { return fmt.Sprintf("SoftmaxCrossEntropy%v", op.shape) }
+func (op *sceOp) String() string { return fmt.Sprintf("SoftmaxCrossEntropy%v", op.shape) }
 func (op *sceOp) WriteHash(h hash.Hash) {
 	writeHash(h, op)
 }
@@ -142,6 +140,7 @@ func sceForward[T float](B, K int, l, t []T) float64 {
 
 // sceGradOp: (logits, targets, g) -> dlogits.
 type sceGradOp struct {
+	pure
 	shape tensor.Shape
 	dt    tensor.Dtype
 	out   outBuf
@@ -151,10 +150,7 @@ func (op *sceGradOp) Arity() int { return 3 }
 func (op *sceGradOp) Type() hm.Type {
 	return hm.NewFnType(tensorType(2), tensorType(2), hm.TypeVariable('a'), tensorType(2))
 }
-func (op *sceGradOp) ReturnsPtr() bool     { return false }
-func (op *sceGradOp) CallsExtern() bool    { return false }
-func (op *sceGradOp) OverwritesInput() int { return -1 }
-func (op *sceGradOp) String() string       { return fmt.Sprintf("SoftmaxCrossEntropyGrad%v", op.shape) }
+func (op *sceGradOp) String() string { return fmt.Sprintf("SoftmaxCrossEntropyGrad%v", op.shape) }
 func (op *sceGradOp) WriteHash(h hash.Hash) {
 	writeHash(h, op)
 }
