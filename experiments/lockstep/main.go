@@ -70,7 +70,7 @@ type settings struct {
 
 	out, work, python, script string
 	threads, workers          int
-	quick, overwrite          bool
+	quick, overwrite, replot  bool
 	args                      []string // the command line, for the record
 }
 
@@ -106,6 +106,7 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.IntVar(&s.threads, "threads", 2, "PyTorch threads")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the Go ops use (0: GOMAXPROCS)")
 	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out")
+	fs.BoolVar(&s.replot, "replot", false, "only redraw -out's figure and summary.md from its CSV files")
 	fs.BoolVar(&s.quick, "quick", false, "seconds, for CI: -model resnet8 -data builtin -batch 16 -steps 6 -warmup 2 -dtype float32,float64 (flags given explicitly win)")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return s, err
@@ -159,6 +160,9 @@ func run(args []string, stdout io.Writer) error {
 	s, err := parseFlags(args, stdout)
 	if err != nil {
 		return err
+	}
+	if s.replot {
+		return replot(s.out)
 	}
 	if err := cli.CheckResultsDir(s.out, summaryFile, s.quick, s.overwrite); err != nil {
 		return err

@@ -13,9 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/resnet-go/resnet/graph/ops"
@@ -167,15 +164,31 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	if err := writeCSV(filepath.Join(s.out, "runs.csv"), runsHeader, lines); err != nil {
 		return err
 	}
-	if err := plotAll(filepath.Join(s.out, "lockstep.png"), steps, runRows); err != nil {
-		return err
-	}
-	md := summary(steps, params, runRows)
-	if err := runlog.WriteFileAtomic(filepath.Join(s.out, summaryFile), []byte(md)); err != nil {
+	if err := writeDerived(s.out, steps, params, runRows); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", s.out)
 	return nil
+}
+
+// writeDerived writes what the CSV files determine: the figure and summary.md.
+func writeDerived(out string, steps []stepRow, params []paramRow, runs []runRow) error {
+	if err := plotAll(filepath.Join(out, "lockstep.png"), steps, runs); err != nil {
+		return err
+	}
+	return runlog.WriteFileAtomic(filepath.Join(out, summaryFile), []byte(summary(steps, params, runs)))
+}
+
+// replot redraws the figure and summary.md of the results in out from their CSV files.
+func replot(out string) error {
+	steps, params, runs, err := readOld(out, nil)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("%s holds no lock-step results (runs.csv)", out)
+	}
+	return writeDerived(out, steps, params, runs)
 }
 
 func writeCSV(path string, header []string, lines [][]string) error {
@@ -460,59 +473,30 @@ func verdict(all map[string]facts) string {
 	return b.String()
 }
 
-// plotAll draws lockstep.png: both sides' loss, and the relative differences on a log axis.
+// plotAll draws lockstep.png: both sides' loss, and the relative differences of the loss and of
+// the gradient norm, on log axes, one colour per precision.
 func plotAll(path string, steps []stepRow, runs []runRow) error {
-	loss := plot.New()
-	loss.Title.Text = "training loss (solid: Go, dashed: PyTorch)"
-	loss.X.Label.Text = "step"
-	loss.Y.Label.Text = "loss"
-	loss.Legend.Top = true
-	loss.Add(plotter.NewGrid())
-	diff := plot.New()
-	diff.Title.Text = "relative difference |go − torch| / |torch|"
-	diff.X.Label.Text = "step"
-	diff.Y.Label.Text = "relative difference (log scale)"
-	diff.Y.Scale = plot.LogScale{}
-	diff.Y.Tick.Marker = plot.LogTicks{Prec: 1}
-	diff.Legend.Top = true
-	diff.Legend.Left = false
-	diff.Add(plotter.NewGrid())
+	loss := runlog.Panel{Title: "training loss (solid: Go, dashed: PyTorch)", XLabel: "step", YLabel: "loss (log scale)", LogY: true}
+	diff := runlog.Panel{Title: "relative difference |go − torch| / |torch|", XLabel: "step",
+		YLabel: "relative difference (log scale)", LogY: true}
 	for i, dt := range dtypes(runs) {
-		add := func(p *plot.Plot, rs []stepRow, val func(stepRow) float64, dashed bool, width float64, label string) {
-			var xys plotter.XYs
+		line := func(rs []stepRow, val func(stepRow) float64, color int, dashed bool, name string) runlog.Line {
+			l := runlog.Line{Name: name, Color: color, Dashed: dashed}
 			for _, r := range rs {
-				if v := val(r); v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) {
-					xys = append(xys, plotter.XY{X: float64(r.Step), Y: v})
-				}
+				l.X, l.Y = append(l.X, float64(r.Step)), append(l.Y, val(r))
 			}
-			if len(xys) == 0 {
-				return
-			}
-			ln, err := plotter.NewLine(xys)
-			if err != nil {
-				return
-			}
-			ln.Color = plotutil.Color(2 * i)
-			if p == diff && dashed {
-				ln.Color = plotutil.Color(2*i + 1)
-			}
-			ln.Width = vg.Points(width)
-			if dashed {
-				ln.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			}
-			p.Add(ln)
-			if label != "" {
-				p.Legend.Add(label, ln)
-			}
+			return l
 		}
+		goSide := func(r stepRow) float64 { return r.Go }
+		torchSide := func(r stepRow) float64 { return r.Torch }
+		rel := func(r stepRow) float64 { return r.Rel }
 		ls := series(steps, dt, "loss")
-		add(loss, ls, func(r stepRow) float64 { return r.Go }, false, 1.6, dt+" Go")
-		add(loss, ls, func(r stepRow) float64 { return r.Torch }, true, 1.6, dt+" PyTorch")
-		add(diff, ls, func(r stepRow) float64 { return r.Rel }, false, 1.6, dt+" loss")
-		add(diff, series(steps, dt, "grad_norm"), func(r stepRow) float64 { return r.Rel }, true, 1.0, dt+" ‖∇‖")
+		loss.Lines = append(loss.Lines, line(ls, goSide, 2*i, false, dt+" Go"), line(ls, torchSide, 2*i, true, dt+" PyTorch"))
+		diff.Lines = append(diff.Lines, line(ls, rel, 2*i, false, dt+" loss"),
+			line(series(steps, dt, "grad_norm"), rel, 2*i+1, true, dt+" gradient norm"))
 	}
-	png, err := runlog.PanelsPNG(fmt.Sprintf("Lock-step %s: Go vs PyTorch, same weights, batches and recipe", runs[0].Model),
-		[]*plot.Plot{loss, diff}, 12*vg.Inch, 4.5*vg.Inch)
+	png, err := runlog.LinesPNG(fmt.Sprintf("Lock-step %s: Go vs PyTorch, same weights, batches and recipe", runs[0].Model),
+		[]runlog.Panel{loss, diff}, 12*vg.Inch, 4.5*vg.Inch)
 	if err != nil {
 		return err
 	}

@@ -229,9 +229,9 @@ func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // powerTicks are log ticks within the range: the powers of ten labelled as 0.001 or 10⁵ rather
-// than 1e-03 or 1e+05, the multiples 2…9 of each between them unlabelled, unless the range holds fewer than
-// two powers of ten, when they are labelled too. (gonum/plot's LogTicks truncates the log of a
-// minimum below 1 towards zero and so misses the ticks under 1.)
+// than 1e-03 or 1e+05, the multiples 2…9 between them unlabelled, unless the range holds fewer
+// than two powers of ten, when the multiples 2, 3 and 5 are labelled too. (gonum/plot's LogTicks
+// truncates the log of a minimum below 1 towards zero and so misses the ticks under 1.)
 type powerTicks struct{}
 
 func (powerTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -255,9 +255,12 @@ func (powerTicks) Ticks(lo, hi float64) []plot.Tick {
 			ticks = append(ticks, t)
 		}
 	}
-	if labelled < 2 {
+	if labelled < 2 { // label the multiples 1, 2, 3 and 5 too (all nine crowd the top of a decade)
 		for i := range ticks {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 3, 64)
+			m := ticks[i].Value / math.Pow(10, math.Floor(math.Log10(ticks[i].Value)+1e-9))
+			if r := math.Round(m); math.Abs(m-r) < 1e-6 && (r == 1 || r == 2 || r == 3 || r == 5) {
+				ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 3, 64)
+			}
 		}
 	}
 	return ticks

@@ -161,6 +161,7 @@ func TestEpochTicks(t *testing.T) {
 func TestPowerTicks(t *testing.T) {
 	assert.Equal(t, []string{"1e-05", "0.0001", "0.001", "0.01", "0.1"}, tickLabels(powerTicks{}.Ticks(6e-6, 0.1)))
 	assert.Equal(t, []string{"1", "10", "100", "1000", "10⁴", "10⁵"}, tickLabels(powerTicks{}.Ticks(0.5, 1e5)))
-	assert.Equal(t, []string{"0.3", "0.4", "0.5", "0.6"}, tickLabels(powerTicks{}.Ticks(0.25, 0.65)), "no decade in the range")
+	assert.Equal(t, []string{"0.3", "0.5"}, tickLabels(powerTicks{}.Ticks(0.25, 0.65)), "no power of ten in the range")
+	assert.Equal(t, []string{"0.5", "1", "2", "3"}, tickLabels(powerTicks{}.Ticks(0.4, 3.5)), "one power of ten")
 	assert.Equal(t, "10¹²", powerOfTen(12))
 }
