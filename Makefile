@@ -77,7 +77,8 @@ experiments: setup-test
 	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 -out $(DEG_OUT) && wait $$pid
 	$(DEGRADATION) -out $(DEG_OUT) -overwrite
 	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k -overwrite
-	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32,float64 -out experiments/lockstep/results -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32 -out experiments/lockstep/results -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -dtype float64 -steps64 100 -out experiments/lockstep/results -overwrite
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:
