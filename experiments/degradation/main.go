@@ -24,7 +24,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -109,19 +108,10 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 		return s, err
 	}
 	if s.quick {
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-		set := func(name string, apply func()) {
-			if !given[name] {
-				apply()
-			}
+		if err := fs.Preset(map[string]string{"data": "synthetic", "depths": "8,14", "epochs": "2", "train-limit": "256",
+			"test-limit": "200", "batch": "32"}); err != nil {
+			return s, err
 		}
-		set("data", func() { s.data = "synthetic" })
-		set("depths", func() { depths = "8,14" })
-		set("epochs", func() { s.epochs = 2 })
-		set("train-limit", func() { s.trainLimit = 256 })
-		set("test-limit", func() { s.testLimit = 200 })
-		set("batch", func() { s.batch = 32 })
 	}
 	var err error
 	if s.depths, err = parseDepths(depths); err != nil {

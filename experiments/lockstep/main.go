@@ -33,7 +33,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -112,19 +111,10 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 		return s, err
 	}
 	if s.quick {
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-		set := func(name string, apply func()) {
-			if !given[name] {
-				apply()
-			}
+		if err := fs.Preset(map[string]string{"model": "resnet8", "data": "builtin", "batch": "16", "steps": "6",
+			"warmup": "2", "dtype": "float32,float64"}); err != nil {
+			return s, err
 		}
-		set("model", func() { s.Model = "resnet8" })
-		set("data", func() { s.Data = "builtin" })
-		set("batch", func() { s.Batch = 16 })
-		set("steps", func() { s.Steps = 6 })
-		set("warmup", func() { s.Warmup = 2 })
-		set("dtype", func() { dtypes = "float32,float64" })
 	}
 	if s.Steps64 == 0 {
 		s.Steps64 = s.Steps

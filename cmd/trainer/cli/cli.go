@@ -88,6 +88,23 @@ func (fs *FlagSet) ParseNoArgs(args []string, stdout io.Writer) error {
 	return err
 }
 
+// Preset sets the flags of values (name → value as typed on a command line) that the command line
+// did not give: a mode's defaults (-quick) that explicit flags still override. Call it after
+// parsing.
+func (fs *FlagSet) Preset(values map[string]string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, v := range values {
+		if given[name] {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("preset -%s %s: %w", name, v, err)
+		}
+	}
+	return nil
+}
+
 // PrintUsage prints the usage line and the flags to w.
 func (fs *FlagSet) PrintUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s\n\nflags:\n", fs.usage)

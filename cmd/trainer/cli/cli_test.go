@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,4 +121,15 @@ func TestFlagged(t *testing.T) {
 	assert.Equal(t, "-batch 1: want at least 2; -warmup 3 < -epochs 2; Config.Unknown stays", err.Error())
 	assert.ErrorIs(t, err, base)
 	assert.NoError(t, Flagged(nil))
+}
+
+func TestPreset(t *testing.T) {
+	fs := NewFlagSet("x", "")
+	n := fs.Int("n", 1, "")
+	name := fs.String("name", "a", "")
+	require.NoError(t, fs.ParseNoArgs([]string{"-n", "5"}, io.Discard))
+	require.NoError(t, fs.Preset(map[string]string{"n": "7", "name": "quick"}))
+	assert.Equal(t, 5, *n, "a flag given on the command line wins")
+	assert.Equal(t, "quick", *name)
+	assert.ErrorContains(t, fs.Preset(map[string]string{"missing": "1"}), "preset -missing 1")
 }
