@@ -1,6 +1,8 @@
 package blocks_test
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,6 +71,28 @@ func TestBlockGradients(t *testing.T) {
 			[]int{2, 4, 6, 6}, []int{2, 8, 3, 3},
 			[]string{"conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias",
 				"conv3.weight", "conv3.bias", "bn3.weight", "bn3.bias"}},
+		// pre-activation blocks (He et al. 2016b): BN before each conv, a projection of conv alone
+		{"preact basic identity", blocks.Config{Kind: blocks.Basic, Planes: 4, Stride: 1, PreAct: true}, []int{2, 4, 5, 5}, []int{2, 4, 5, 5},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight"}},
+		{"preact basic projection", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.Projection, PreAct: true},
+			[]int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight", "downsample.0.weight"}},
+		{"preact basic option A", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.ZeroPad, PreAct: true},
+			[]int{2, 4, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight"}},
+		{"preact bottleneck identity", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 1, PreAct: true}, []int{2, 8, 4, 4}, []int{2, 8, 4, 4},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight", "bn3.weight", "bn3.bias", "conv3.weight"}},
+		{"preact bottleneck projection", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Shortcut: blocks.Projection, PreAct: true},
+			[]int{2, 4, 6, 6}, []int{2, 8, 3, 3},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight", "bn3.weight", "bn3.bias", "conv3.weight",
+				"downsample.0.weight"}},
+		{"preact plain bottleneck", blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Plain: true, PreAct: true},
+			[]int{2, 4, 6, 6}, []int{2, 8, 3, 3},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "bn2.weight", "bn2.bias", "conv2.weight", "bn3.weight", "bn3.bias", "conv3.weight"}},
+		{"preact basic projection, bias", blocks.Config{Kind: blocks.Basic, Planes: 6, Stride: 2, Shortcut: blocks.Projection, PreAct: true,
+			ConvBias: true, ShortcutName: "shortcut"}, []int{2, 3, 6, 6}, []int{2, 6, 3, 3},
+			[]string{"bn1.weight", "bn1.bias", "conv1.weight", "conv1.bias", "bn2.weight", "bn2.bias", "conv2.weight", "conv2.bias",
+				"shortcut.0.weight", "shortcut.0.bias"}},
 	}
 	for _, c := range cases {
 		// In training mode the BatchNorm after a convolution cancels its bias (gradient 0); in
@@ -135,6 +159,79 @@ func TestIdentityShortcutCarriesGradient(t *testing.T) {
 		} else {
 			assert.Less(t, maxDiff, 1e-12, "∂L/∂x of a zero-initialised residual block is ∂L/∂y·[x>0]")
 		}
+	}
+}
+
+// A pre-activation block's shortcut is a pure identity (He et al. 2016b): with its last
+// convolution at 0 (ZeroInitResidual) the block outputs its input exactly, negative values
+// included, since no ReLU follows the addition, and ∂L/∂x = ∂L/∂y exactly. Learning still starts:
+// the zero convolution has a gradient (its input is not 0), where a last BN at γ = 0 before a
+// ReLU would leave the branch without one. The plain twin's convolution is not zeroed.
+func TestPreActIdentityShortcut(t *testing.T) {
+	for _, c := range []blocks.Config{
+		{Kind: blocks.Basic, Planes: 4, Stride: 1, PreAct: true},
+		{Kind: blocks.Bottleneck, Planes: 1, Stride: 1, PreAct: true},
+		{Kind: blocks.Basic, Planes: 4, Stride: 1, PreAct: true, Plain: true},
+	} {
+		t.Run(fmt.Sprintf("%v plain=%t", c.Kind, c.Plain), func(t *testing.T) {
+			g, x, y, b := build(t, c, []int{2, 4, 5, 5}, graph.Config{ZeroInitResidual: true})
+			loss, err := gradcheck.WeightedSum(y, 5)
+			require.NoError(t, err)
+			last := "conv2.weight"
+			if c.Kind == blocks.Bottleneck {
+				last = "conv3.weight"
+			}
+			var lastW *G.Node
+			for _, bd := range b.Trainable() {
+				if bd.Param.Name == last {
+					lastW = bd.Node
+				}
+			}
+			require.NotNil(t, lastW)
+			grads, err := G.Grad(loss, x, lastW)
+			require.NoError(t, err)
+			var out, dx, dw G.Value
+			G.Read(y, &out)
+			G.Read(grads[0], &dx)
+			G.Read(grads[1], &dw)
+			vm := G.NewTapeMachine(g)
+			defer vm.Close()
+			require.NoError(t, vm.RunAll())
+			var r G.Value // ∂L/∂y (see gradcheck.WeightedSum)
+			for _, n := range g.AllNodes() {
+				if n.Name() == "r5" {
+					r = n.Value()
+				}
+			}
+			require.NotNil(t, r)
+			xs, ys := x.Value().Data().([]float64), out.Data().([]float64)
+			w := lastW.Value().Data().([]float64)
+			if c.Plain {
+				assert.NotEqual(t, make([]float64, len(w)), w, "a plain block's last convolution starts as any other")
+				return
+			}
+			assert.Equal(t, make([]float64, len(w)), w, "ZeroInitResidual zeroes the last convolution")
+			assert.Equal(t, xs, ys, "y = x exactly: no ReLU after the addition")
+			assert.Less(t, slices.Min(xs), 0.0, "the input has negative values, which a ReLU would have cut")
+			assert.Equal(t, r.Data().([]float64), dx.Data().([]float64), "∂L/∂x = ∂L/∂y exactly")
+			assert.Greater(t, slices.Max(dw.Data().([]float64)), 0.0, "the zero convolution learns")
+		})
+	}
+}
+
+// ZeroInitResidual changes only the tensor it zeroes: the others draw the same random numbers.
+func TestPreActZeroInitDrawsTheSameWeights(t *testing.T) {
+	c := blocks.Config{Kind: blocks.Bottleneck, Planes: 2, Stride: 2, Shortcut: blocks.Projection, PreAct: true}
+	_, _, _, plain := build(t, c, []int{2, 4, 6, 6}, graph.Config{})
+	_, _, _, zero := build(t, c, []int{2, 4, 6, 6}, graph.Config{ZeroInitResidual: true})
+	a, z := plain.Params().All(), zero.Params().All()
+	require.Equal(t, len(a), len(z))
+	for i := range a {
+		if a[i].Name == "conv3.weight" {
+			assert.NotEqual(t, a[i].Value.Data(), z[i].Value.Data())
+			continue
+		}
+		assert.Equal(t, a[i].Value.Data(), z[i].Value.Data(), a[i].Name)
 	}
 }
 

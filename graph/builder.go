@@ -31,7 +31,12 @@ func (m Mode) String() string {
 type Config struct {
 	Mode Mode
 	// ZeroInitResidual starts γ of the last BatchNorm of every residual branch at 0, so each block
-	// begins as the identity (Goyal et al. 2017; torchvision's zero_init_residual).
+	// begins as the identity (Goyal et al. 2017; torchvision's zero_init_residual). A
+	// pre-activation branch (He et al. 2016b) ends with a convolution instead: its weight (and
+	// bias) start at 0 (ResidualConv2d), as timm's ResNetV2 zero_init_last does. Its last
+	// BatchNorm γ is not the one to zero there: a ReLU follows it, and with γ = β = 0 the ReLU's
+	// input would be 0 everywhere, where its gradient is 0, so γ and β would never move. The
+	// plain twins use neither layer, so it leaves them as they are.
 	ZeroInitResidual bool
 	// Probe builds every BatchNorm as its own node (no fused BN+ReLU) and records it with the
 	// block inputs (Responses, BlockInputs), so a probe can read layer responses and take

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math/rand"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -22,17 +23,38 @@ const (
 // A convolution applied to a graph input computes no input gradient (the network's input needs
 // none), unless the input node was made with InputWithGrad.
 func (b *Builder) Conv2d(name string, x *G.Node, out, k, stride, pad int) *G.Node {
-	return b.conv(name, x, out, k, stride, pad, false)
+	return b.conv(name, x, out, k, stride, pad, false, false)
 }
 
 // Conv2dBias is Conv2d with a bias, as PyTorch's nn.Conv2d with its default bias=True: besides
 // name+".weight" (initialised as Conv2d's), name+".bias" of shape (out), initialised
 // U(−1/√fan_in, 1/√fan_in) with fan_in = C·k·k, as nn.Conv2d does. One fused op adds the bias.
 func (b *Builder) Conv2dBias(name string, x *G.Node, out, k, stride, pad int) *G.Node {
-	return b.conv(name, x, out, k, stride, pad, true)
+	return b.conv(name, x, out, k, stride, pad, true, false)
 }
 
-func (b *Builder) conv(name string, x *G.Node, out, k, stride, pad int, withBias bool) *G.Node {
+// ResidualConv2d is the Conv2d that closes a pre-activation residual branch (He et al. 2016b,
+// where the branch ends with a convolution, not a BatchNorm): with Config.ZeroInitResidual its
+// weight starts at 0, so the block starts as its shortcut.
+func (b *Builder) ResidualConv2d(name string, x *G.Node, out, k, stride, pad int) *G.Node {
+	return b.conv(name, x, out, k, stride, pad, false, true)
+}
+
+// ResidualConv2dBias is ResidualConv2d with a bias, which Config.ZeroInitResidual also starts at 0.
+func (b *Builder) ResidualConv2dBias(name string, x *G.Node, out, k, stride, pad int) *G.Node {
+	return b.conv(name, x, out, k, stride, pad, true, true)
+}
+
+// zeroed draws the values of init, so that every later tensor of the store gets the values it
+// gets without Config.ZeroInitResidual, then returns zeros.
+func zeroed(init Init) Init {
+	return func(rng *rand.Rand, shape tensor.Shape, data []float64) {
+		init(rng, shape, data)
+		clear(data)
+	}
+}
+
+func (b *Builder) conv(name string, x *G.Node, out, k, stride, pad int, withBias, residual bool) *G.Node {
 	if !b.ok(x) {
 		return nil
 	}
@@ -41,7 +63,11 @@ func (b *Builder) conv(name string, x *G.Node, out, k, stride, pad int, withBias
 		b.Fail(fmt.Errorf("%s: input shape %s, want (N,C,H,W)", name, describe(s)))
 		return nil
 	}
-	w := b.param(name+".weight", Trainable, tensor.Shape{out, s[1], k, k}, KaimingNormalFanOut)
+	wInit, bInit := KaimingNormalFanOut, UniformFanIn(s[1]*k*k)
+	if residual && b.s.cfg.ZeroInitResidual {
+		wInit, bInit = zeroed(wInit), zeroed(bInit)
+	}
+	w := b.param(name+".weight", Trainable, tensor.Shape{out, s[1], k, k}, wInit)
 	if w == nil {
 		return nil
 	}
@@ -51,7 +77,7 @@ func (b *Builder) conv(name string, x *G.Node, out, k, stride, pad int, withBias
 	var y *G.Node
 	var err error
 	if withBias {
-		bias := b.param(name+".bias", Trainable, tensor.Shape{out}, UniformFanIn(s[1]*k*k))
+		bias := b.param(name+".bias", Trainable, tensor.Shape{out}, bInit)
 		if bias == nil {
 			return nil
 		}
@@ -201,6 +227,21 @@ func (b *Builder) AddReLU(branch, shortcut *G.Node) *G.Node {
 	}
 	y, err := ops.AddReLU(branch, shortcut)
 	return b.done("add+relu", y, err)
+}
+
+// Add is the residual join of a pre-activation block (He et al. 2016b), branch + shortcut with no
+// ReLU after it: the shortcut stays a pure identity, so ∂L/∂x = ∂L/∂y + ∂L/∂y·∂F/∂x, with the
+// upstream gradient reaching x unchanged through the shortcut.
+func (b *Builder) Add(branch, shortcut *G.Node) *G.Node {
+	if !b.ok(branch, shortcut) {
+		return nil
+	}
+	if !branch.Shape().Eq(shortcut.Shape()) {
+		b.Fail(fmt.Errorf("residual join: branch %s and shortcut %s differ", describe(branch.Shape()), describe(shortcut.Shape())))
+		return nil
+	}
+	y, err := ops.Add(branch, shortcut)
+	return b.done("add", y, err)
 }
 
 // MaxPool2d adds k×k max pooling with the given stride and padding (padding never wins).

@@ -26,24 +26,39 @@ func (s Spec) Build(b *graph.Builder, x *G.Node) *G.Node {
 				stride = 2 // every stage after the first halves the feature map in its first block
 			}
 			out = blocks.Build(stage.Scopef("%d", j), out, blocks.Config{Kind: s.Block, Planes: s.Widths[i],
-				Stride: stride, Shortcut: s.Shortcut, Plain: s.Plain, ConvBias: s.ConvBias, ShortcutName: s.ShortcutName})
+				Stride: stride, Shortcut: s.Shortcut, Plain: s.Plain, PreAct: s.PreAct, ConvBias: s.ConvBias,
+				ShortcutName: s.ShortcutName})
 		}
+	}
+	if s.PreAct {
+		// The last block's sum is not activated: normalise it once, as the paper's code does.
+		out = b.BatchNormReLU(FinalBN, out)
 	}
 	out = b.GlobalAvgPool(out)
 	return b.Linear("fc", out, s.Classes)
 }
 
+// FinalBN is the name of the BatchNorm a pre-activation net (Spec.PreAct) applies, with a ReLU,
+// after its last stage: bn_final.weight, bn_final.bias, bn_final.running_mean, …
+const FinalBN = "bn_final"
+
+// stem is conv → BN → ReLU (→ max pool). A pre-activation net leaves out the BN → ReLU: its
+// first block starts with its own.
 func (s Spec) stem(b *graph.Builder, x *G.Node) *G.Node {
 	conv := b.Conv2d
 	if s.ConvBias {
 		conv = b.Conv2dBias
 	}
-	if s.Stem == CIFARStem {
-		out := conv("conv1", x, s.StemWidth(), 3, 1, 1)
+	act := func(out *G.Node) *G.Node {
+		if s.PreAct {
+			return out
+		}
 		return b.BatchNormReLU("bn1", out)
 	}
-	out := conv("conv1", x, s.StemWidth(), 7, 2, 3)
-	out = b.BatchNormReLU("bn1", out)
+	if s.Stem == CIFARStem {
+		return act(conv("conv1", x, s.StemWidth(), 3, 1, 1))
+	}
+	out := act(conv("conv1", x, s.StemWidth(), 7, 2, 3))
 	return b.MaxPool2d(out, 3, 2, 1)
 }
 

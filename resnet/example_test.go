@@ -46,3 +46,26 @@ func ExampleModels() {
 	// resnet152 imagenet 1000 [3 224 224]
 	// resnet20 cifar 10 [3 32 32]
 }
+
+// The pre-activation ResNets of He et al. 2016b on CIFAR-10: ResNet-110 with basic blocks and
+// ResNet-164 with bottlenecks, both of the paper's 1.7M parameters.
+func ExamplePreActCIFAR() {
+	for _, depth := range []int{110, 164} {
+		spec, err := resnet.PreActCIFAR(depth, 10)
+		if err != nil {
+			log.Fatal(err)
+		}
+		p, err := graph.NewParams(tensor.Float32, 1)
+		if err != nil {
+			log.Fatal(err)
+		}
+		m, err := resnet.New(spec, p, graph.Config{Mode: graph.Eval}, 1, 32, 32)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(spec.Name, spec.Block, spec.Blocks, p.Count(), "parameters, logits", m.Logits.Shape())
+	}
+	// Output:
+	// preresnet110 basic [18 18 18] 1727962 parameters, logits (1, 10)
+	// preresnet164 bottleneck [18 18 18] 1703258 parameters, logits (1, 10)
+}

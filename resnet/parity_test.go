@@ -76,7 +76,9 @@ func sequence(n int, f func(j int) float64) []float32 {
 // gradient, parameter gradients and the updated running statistics with PyTorch's. Each tensor
 // must agree within 1e-4 of its largest magnitude (float32 throughout). The lesson's ResNet18
 // (testdata/lesson_resnet.py, 10 classes, convolutions with bias, shortcut.* names) runs in
-// evaluation mode, where the biases reach the output.
+// evaluation mode, where the biases reach the output. The pre-activation cases
+// (testdata/gen_golden_preact.py: a basic block and a bottleneck with projections, preresnet20,
+// and preresnet18 on one input channel) run in training mode.
 func TestPyTorchParity(t *testing.T) {
 	cases := []struct {
 		file  string
@@ -96,6 +98,24 @@ func TestPyTorchParity(t *testing.T) {
 		{"lesson_resnet18", func(b *graph.Builder, x *G.Node) *G.Node {
 			s, err := resnet.Lesson(18, 10)
 			b.Fail(err)
+			return s.Build(b, x)
+		}},
+		// the pre-activation nets (testdata/gen_golden_preact.py)
+		{"preact_basic_block", func(b *graph.Builder, x *G.Node) *G.Node {
+			return blocks.PreActBasicBlock(b, x, 8, 2, blocks.Projection)
+		}},
+		{"preact_bottleneck", func(b *graph.Builder, x *G.Node) *G.Node {
+			return blocks.PreActBottleneckBlock(b, x, 4, 2, blocks.Projection)
+		}},
+		{"preresnet20", func(b *graph.Builder, x *G.Node) *G.Node {
+			s, err := resnet.PreActCIFAR(20, 10)
+			b.Fail(err)
+			return s.Build(b, x)
+		}},
+		{"preresnet18", func(b *graph.Builder, x *G.Node) *G.Node {
+			s, err := resnet.PreActImageNet(18, 10)
+			b.Fail(err)
+			s.InChannels = 1
 			return s.Build(b, x)
 		}},
 	}
@@ -182,5 +202,6 @@ func agree(t *testing.T, what string, want []float64, got []float32) {
 	for i := range want {
 		worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
 	}
+	t.Logf("%s: max difference %.3g (scale %.3g)", what, worst, scale)
 	assert.LessOrEqual(t, worst, 1e-4*scale, "%s: max difference %.3g (scale %.3g)", what, worst, scale)
 }

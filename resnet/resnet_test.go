@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,6 +76,15 @@ func TestParamsAndMACs(t *testing.T) {
 		{"lesson-resnet101", 1000, 224, 44601832, 7.801},
 		{"lesson-resnet152", 1000, 224, 60268520, 11.514},
 		{"lesson-plain18", 1000, 224, 11515688 + 4800 - (128 + 256 + 512), 1.7948}, // plain18 + the branch and stem biases
+		// pre-activation (He et al. 2016b): the stem's BN moves to the end (bn_final, at the last
+		// stage's width) and the first block of a stage normalises its narrower input; with
+		// option A the two changes cancel (16·2 + 2·(16+32) = 64·2); a projection has no BN
+		{"preresnet20", 10, 32, 269722, 0.0406},
+		{"preresnet110", 10, 32, 1727962, 0.2529},
+		{"preplain110", 10, 32, 1727962, 0.2529},
+		{"preresnet164", 10, 32, 1703258, 0.2476},
+		{"preresnet18", 1000, 224, 11689512 - 128 + 1024 - 2*(64+128+256) - 2*(128+256+512), 1.814},
+		{"preplain18", 1000, 224, 11687720 - (128*64 + 256*128 + 512*256), 1.7948},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -120,10 +130,37 @@ func TestLessonCountsMatchPyTorch(t *testing.T) {
 	}
 }
 
+// The pre-activation nets have the parameter counts and MACs of the PyTorch reference
+// (testdata/gen_golden_preact.py) at every registered depth; preresnet110 and preresnet164 have
+// the 1.7M parameters of the paper (He et al. 2016b, Table 3).
+func TestPreActCountsMatchPyTorch(t *testing.T) {
+	var golden struct {
+		Params map[string]int
+		MACs   map[string]int64
+	}
+	data, err := os.ReadFile("testdata/param_counts_preact.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.Len(t, golden.Params, 11)
+	for name, params := range golden.Params {
+		t.Run(name, func(t *testing.T) {
+			e, err := resnet.Lookup(name)
+			require.NoError(t, err)
+			sum := summarize(t, spec(t, name, e.Classes), e.Input[1])
+			assert.Equal(t, params, sum.Params)
+			assert.Equal(t, golden.MACs[name], sum.MACs)
+			if name == "preresnet110" || name == "preresnet164" {
+				assert.InDelta(t, 1.7e6, float64(sum.Params), 0.05e6, "the paper's 1.7M")
+			}
+		})
+	}
+}
+
 // Every parameter and buffer is named and shaped as the PyTorch model's state_dict, in its order:
-// torchvision's for resnetD, the lesson's code's (conv biases, shortcut.*) for lesson-resnetD.
+// torchvision's for resnetD, the lesson's code's (conv biases, shortcut.*) for lesson-resnetD,
+// the pre-activation reference's (testdata/gen_golden_preact.py) for preresnetD.
 func TestStateDictNames(t *testing.T) {
-	for _, name := range []string{"resnet18", "resnet50", "lesson-resnet18", "lesson-resnet50"} {
+	for _, name := range []string{"resnet18", "resnet50", "lesson-resnet18", "lesson-resnet50", "preresnet20", "preresnet50"} {
 		t.Run(name, func(t *testing.T) {
 			var keys [][2]json.RawMessage
 			data, err := os.ReadFile("testdata/keys_" + name + ".json")
@@ -131,7 +168,9 @@ func TestStateDictNames(t *testing.T) {
 			require.NoError(t, json.Unmarshal(data, &keys))
 			p, err := graph.NewParams(tensor.Float32, 1)
 			require.NoError(t, err)
-			_, err = resnet.New(spec(t, name, 1000), p, graph.Config{}, 1, 64, 64)
+			e, err := resnet.Lookup(name)
+			require.NoError(t, err)
+			_, err = resnet.New(spec(t, name, e.Classes), p, graph.Config{}, 1, 64, 64)
 			require.NoError(t, err)
 			var want, got []string
 			for _, k := range keys {
@@ -244,6 +283,107 @@ func TestByName(t *testing.T) {
 	assert.ErrorContains(t, s.Validate(), `shortcut name "short.cut"`)
 }
 
+// The pre-activation nets (He et al. 2016b) by name: CIFAR depths 6n+2 have basic blocks and
+// option A, 9n+2 bottlenecks and projections (basic below 164 where a depth is both), the
+// ImageNet depths torchvision's layout.
+func TestPreActByName(t *testing.T) {
+	cases := []struct {
+		name     string
+		stem     resnet.Stem
+		kind     blocks.Kind
+		blocks   []int
+		shortcut blocks.Shortcut
+		plain    bool
+		err      string
+	}{
+		{"preresnet20", resnet.CIFARStem, blocks.Basic, []int{3, 3, 3}, blocks.ZeroPad, false, ""},
+		{"preresnet56", resnet.CIFARStem, blocks.Basic, []int{9, 9, 9}, blocks.ZeroPad, false, ""}, // also 9·6+2
+		{"preresnet110", resnet.CIFARStem, blocks.Basic, []int{18, 18, 18}, blocks.ZeroPad, false, ""},
+		{"preresnet164", resnet.CIFARStem, blocks.Bottleneck, []int{18, 18, 18}, blocks.Projection, false, ""}, // also 6·27+2
+		{"preresnet1001", resnet.CIFARStem, blocks.Bottleneck, []int{111, 111, 111}, blocks.Projection, false, ""},
+		{"preresnet1202", resnet.CIFARStem, blocks.Basic, []int{200, 200, 200}, blocks.ZeroPad, false, ""},
+		{"preresnet29", resnet.CIFARStem, blocks.Bottleneck, []int{3, 3, 3}, blocks.Projection, false, ""},
+		{"preresnet8", resnet.CIFARStem, blocks.Basic, []int{1, 1, 1}, blocks.ZeroPad, false, ""},
+		{"preresnet11", resnet.CIFARStem, blocks.Bottleneck, []int{1, 1, 1}, blocks.Projection, false, ""},
+		{"preplain164", resnet.CIFARStem, blocks.Bottleneck, []int{18, 18, 18}, blocks.Projection, true, ""},
+		{"preresnet18", resnet.ImageNetStem, blocks.Basic, []int{2, 2, 2, 2}, blocks.Projection, false, ""},
+		{"preresnet50", resnet.ImageNetStem, blocks.Bottleneck, []int{3, 4, 6, 3}, blocks.Projection, false, ""},
+		{"preresnet152", resnet.ImageNetStem, blocks.Bottleneck, []int{3, 8, 36, 3}, blocks.Projection, false, ""},
+		{"preplain34", resnet.ImageNetStem, blocks.Basic, []int{3, 4, 6, 3}, blocks.Projection, true, ""},
+		{"preresnet23", 0, 0, nil, 0, false, `unknown model "preresnet23"`},
+		{"preresnet2", 0, 0, nil, 0, false, "unknown model"},
+		{"preresnet", 0, 0, nil, 0, false, "unknown model"},
+		{"lesson-preresnet18", 0, 0, nil, 0, false, "unknown model"},
+		{"prelesson-resnet18", 0, 0, nil, 0, false, "unknown model"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := resnet.ByName(c.name, 10, 3)
+			if c.err != "" {
+				assert.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.name, s.Name)
+			assert.True(t, s.PreAct)
+			assert.Equal(t, c.stem, s.Stem)
+			assert.Equal(t, c.kind, s.Block)
+			assert.Equal(t, c.blocks, s.Blocks)
+			assert.Equal(t, c.shortcut, s.Shortcut)
+			assert.Equal(t, c.plain, s.Plain)
+			assert.False(t, s.ConvBias)
+			assert.Equal(t, strings.TrimPrefix(strings.TrimPrefix(c.name, "preresnet"), "preplain"), strconv.Itoa(s.Depth()))
+		})
+	}
+	s, err := resnet.ByName("PreResNet164", 10, 3)
+	require.NoError(t, err, "names are case-insensitive")
+	assert.Equal(t, "preresnet164", s.Name)
+	_, err = resnet.PreActCIFAR(23, 10)
+	assert.ErrorContains(t, err, "depth 23 is neither 6n+2")
+	_, err = resnet.PreActImageNet(20, 10)
+	assert.ErrorContains(t, err, "no depth 20")
+	_, err = resnet.ByName("vgg16", 10, 3)
+	assert.ErrorContains(t, err, "preresnet18, preresnet34", "the error lists the pre-activation nets")
+	assert.ErrorContains(t, err, "preresnet110, preresnet164")
+}
+
+// A pre-activation net's layers, as the paper's figure: the stem is its convolution alone, each
+// block starts with BN → ReLU and ends with a plain addition, and bn_final → ReLU comes before
+// the pooling.
+func TestPreActLayers(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		first, end []string
+	}{
+		{"preresnet20", []string{"conv1 conv3x3/1", "layer1.0.bn1 bn+relu", "layer1.0.conv1 conv3x3/1", "layer1.0.bn2 bn+relu",
+			"layer1.0.conv2 conv3x3/1", "layer1.0 add"},
+			[]string{"layer3.2 add", "bn_final bn+relu", "avgpool avgpool", "fc linear"}},
+		{"preresnet164", []string{"conv1 conv3x3/1", "layer1.0.bn1 bn+relu", "layer1.0.conv1 conv1x1/1", "layer1.0.bn2 bn+relu",
+			"layer1.0.conv2 conv3x3/1", "layer1.0.bn3 bn+relu", "layer1.0.conv3 conv1x1/1", "layer1.0.downsample.0 conv1x1/1", "layer1.0 add"},
+			[]string{"layer3.17 add", "bn_final bn+relu", "avgpool avgpool", "fc linear"}},
+		{"preresnet18", []string{"conv1 conv7x7/2", "maxpool3x3/2 maxpool3x3/2", "layer1.0.bn1 bn+relu"},
+			[]string{"layer4.1 add", "bn_final bn+relu", "avgpool avgpool", "fc linear"}},
+		{"preplain20", []string{"conv1 conv3x3/1", "layer1.0.bn1 bn+relu", "layer1.0.conv1 conv3x3/1", "layer1.0.bn2 bn+relu",
+			"layer1.0.conv2 conv3x3/1", "layer1.1.bn1 bn+relu"},
+			[]string{"layer3.2.conv2 conv3x3/1", "bn_final bn+relu", "avgpool avgpool", "fc linear"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := resnet.Lookup(c.name)
+			require.NoError(t, err)
+			sum := summarize(t, spec(t, c.name, e.Classes), e.Input[1])
+			var ops []string
+			for _, l := range sum.Layers {
+				ops = append(ops, l.Name+" "+l.Op)
+			}
+			assert.Equal(t, c.first, ops[:len(c.first)])
+			assert.Equal(t, c.end, ops[len(ops)-len(c.end):])
+			for _, op := range ops {
+				assert.NotContains(t, op, "add+relu", "no ReLU after a pre-activation addition")
+			}
+		})
+	}
+}
+
 // The lesson's example: its ResNet18(num_classes=1000) on 1×3×224×224 gives (1, 1000) with
 // 11,694,312 parameters, as `trainer summary -model lesson-resnet18 -classes 1000` prints.
 func TestLessonResNet18Example(t *testing.T) {
@@ -316,6 +456,21 @@ func TestNetGradients(t *testing.T) {
 			s, err := resnet.CIFAR(8, 3)
 			b.Fail(err)
 			return s.PlainTwin().Build(b, x)
+		}, 6},
+		{"cifar preresnet8", []int{2, 3, 8, 8}, func(b *graph.Builder, x *G.Node) *G.Node {
+			s, err := resnet.PreActCIFAR(8, 3)
+			b.Fail(err)
+			return s.Build(b, x)
+		}, 6},
+		{"cifar preresnet11 (bottlenecks)", []int{2, 3, 8, 8}, func(b *graph.Builder, x *G.Node) *G.Node {
+			s, err := resnet.PreActCIFAR(11, 3)
+			b.Fail(err)
+			return s.Build(b, x)
+		}, 4},
+		{"tiny preact imagenet", []int{2, 3, 16, 16}, func(b *graph.Builder, x *G.Node) *G.Node {
+			s := resnet.Spec{Name: "tiny-preact", Stem: resnet.ImageNetStem, Widths: []int{2, 3}, Blocks: []int{1, 1},
+				Block: blocks.Bottleneck, Shortcut: blocks.Projection, PreAct: true, Classes: 3, InChannels: 3}
+			return s.Build(b, x)
 		}, 6},
 	}
 	for _, c := range cases {
@@ -403,12 +558,24 @@ func TestLessonGradients(t *testing.T) {
 	}
 }
 
-// The memory plan changes no value of a net with convolution biases: two training steps of a
-// small lesson-layout net (every gradient read, the bias gradients included) give the same bits
-// with and without ops.PlanMemory, which shares buffers.
-func TestPlanMemoryWithConvBias(t *testing.T) {
-	s := resnet.Spec{Name: "tiny-lesson", Stem: resnet.ImageNetStem, Widths: []int{4, 8}, Blocks: []int{1, 2},
-		Block: blocks.Basic, Shortcut: blocks.Projection, Classes: 3, InChannels: 2, ConvBias: true, ShortcutName: "shortcut"}
+// The memory plan changes no value of a net with convolution biases or of a pre-activation net
+// (whose join passes its gradient node on to both inputs): two training steps of a small net
+// (every gradient read, the bias gradients included) give the same bits with and without
+// ops.PlanMemory, which shares buffers.
+func TestPlanMemoryChangesNoValue(t *testing.T) {
+	for _, s := range []resnet.Spec{
+		{Name: "tiny-lesson", Stem: resnet.ImageNetStem, Widths: []int{4, 8}, Blocks: []int{1, 2},
+			Block: blocks.Basic, Shortcut: blocks.Projection, Classes: 3, InChannels: 2, ConvBias: true, ShortcutName: "shortcut"},
+		{Name: "tiny-preact", Stem: resnet.ImageNetStem, Widths: []int{2, 4}, Blocks: []int{2, 2},
+			Block: blocks.Bottleneck, Shortcut: blocks.Projection, Classes: 3, InChannels: 2, PreAct: true},
+		{Name: "tiny-preact-cifar", Stem: resnet.CIFARStem, Widths: []int{4, 8}, Blocks: []int{2, 2},
+			Block: blocks.Basic, Shortcut: blocks.ZeroPad, Classes: 3, InChannels: 2, PreAct: true},
+	} {
+		t.Run(s.Name, func(t *testing.T) { planMemoryChangesNothing(t, s) })
+	}
+}
+
+func planMemoryChangesNothing(t *testing.T, s resnet.Spec) {
 	run := func(plan bool) ([][]float32, ops.MemoryPlan) {
 		p, err := graph.NewParams(tensor.Float32, 5)
 		require.NoError(t, err)
@@ -472,7 +639,7 @@ func TestPlanMemoryWithConvBias(t *testing.T) {
 // each, and gives CIFAR defaults to a depth without an entry.
 func TestRegistry(t *testing.T) {
 	models := resnet.Models()
-	assert.Len(t, models, 2*(5+6+5))
+	assert.Len(t, models, 2*(5+6+5+5+6))
 	seen := map[string]bool{}
 	for _, e := range models {
 		assert.False(t, seen[e.Name], "%s listed twice", e.Name)
@@ -481,8 +648,9 @@ func TestRegistry(t *testing.T) {
 		require.NoError(t, err, e.Name)
 		assert.Equal(t, e.Name, s.Name)
 		assert.Equal(t, e.Plain, s.Plain, e.Name)
-		assert.Equal(t, e.Family == "cifar", s.Stem == resnet.CIFARStem, e.Name)
+		assert.Equal(t, strings.HasSuffix(e.Family, "cifar"), s.Stem == resnet.CIFARStem, e.Name)
 		assert.Equal(t, e.Family == "lesson", s.ConvBias, e.Name)
+		assert.Equal(t, strings.HasPrefix(e.Family, "preact-"), s.PreAct, e.Name)
 		assert.GreaterOrEqual(t, e.Input[1], s.MinInput(), e.Name)
 		got, err := resnet.Lookup(strings.ToUpper(e.Name))
 		require.NoError(t, err)
@@ -491,6 +659,9 @@ func TestRegistry(t *testing.T) {
 	e, err := resnet.Lookup("resnet14")
 	require.NoError(t, err)
 	assert.Equal(t, resnet.Entry{Name: "resnet14", Family: "cifar", Classes: 10, Input: [3]int{3, 32, 32}}, e)
+	e, err = resnet.Lookup("preplain1001")
+	require.NoError(t, err)
+	assert.Equal(t, resnet.Entry{Name: "preplain1001", Family: "preact-cifar", Plain: true, Classes: 10, Input: [3]int{3, 32, 32}}, e)
 	_, err = resnet.Lookup("resnet7")
 	assert.ErrorContains(t, err, `unknown model "resnet7"`)
 }

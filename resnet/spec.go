@@ -36,6 +36,11 @@ type Spec struct {
 	Plain      bool // the plain twin: the same layers without shortcuts
 	Classes    int
 	InChannels int
+	// PreAct builds the pre-activation net of He et al. 2016b (blocks.Config.PreAct): the stem
+	// is its convolution alone (and the ImageNet max pool), since the first block's
+	// pre-activation normalises what it outputs, and a final BN → ReLU ("bn_final") comes after
+	// the last stage, before the pooling and fc, since the last block's sum is not activated.
+	PreAct bool
 	// ConvBias gives every convolution a bias (name.bias, shape (out)): the stem's, the
 	// branches' and the projections'. torchvision's nets have none (a BatchNorm follows every
 	// convolution); from-scratch PyTorch code that keeps nn.Conv2d's default bias=True, as the
@@ -62,7 +67,7 @@ func (s Spec) Depth() int {
 	if s.Block == blocks.Bottleneck {
 		per = 3
 	}
-	d := 2
+	d := 2 // the stem's convolution and fc (projections and the final BN are not counted)
 	for _, n := range s.Blocks {
 		d += per * n
 	}
@@ -130,6 +135,53 @@ func CIFAR(depth, classes int) (Spec, error) {
 		Blocks: []int{n, n, n}, Block: blocks.Basic, Shortcut: blocks.ZeroPad, Classes: classes, InChannels: 3}, nil
 }
 
+// PreActImageNet is the pre-activation ResNet of He et al. 2016b at one of torchvision's
+// ImageNet depths (18, 34, 50, 101, 152), named preresnetD: torchvision's 7×7/2 stem and 3×3/2
+// max pool, without the BN → ReLU between them (as timm's pre-activation ResNetV2: the first
+// block's pre-activation takes its place), torchvision's stages of pre-activation blocks with
+// projection shortcuts, then bn_final → ReLU → global pooling → fc.
+func PreActImageNet(depth, classes int) (Spec, error) {
+	f, ok := imagenetByDepth(depth)
+	if !ok {
+		return Spec{}, fmt.Errorf("resnet: the pre-activation ImageNet ResNet has no depth %d (want 18, 34, 50, 101 or 152)", depth)
+	}
+	s := f(classes)
+	s.Name = preActPrefix + s.Name
+	s.PreAct = true
+	return s, nil
+}
+
+// PreActCIFAR is the pre-activation CIFAR ResNet of He et al. 2016b, named preresnetD: a 3×3
+// conv stem (16), three stages of pre-activation blocks with planes 16, 32, 64, then bn_final →
+// ReLU → global pooling → fc. The depth says the blocks: D = 6n+2 gives n basic blocks a stage
+// with option-A shortcuts (the layout of the project's resnetD; the paper's 20 … 110), D = 9n+2
+// n bottlenecks a stage (outputs 64, 128, 256) with projection shortcuts (the paper's 164 and
+// 1001). A depth that is both (18m+2: 20, 56, 110, 164, …) follows the paper: basic blocks below
+// 164, bottlenecks from 164 on.
+func PreActCIFAR(depth, classes int) (Spec, error) {
+	basic, bottleneck := depth >= 8 && (depth-2)%6 == 0, depth >= 11 && (depth-2)%9 == 0
+	if basic && bottleneck {
+		basic = depth < 164
+		bottleneck = !basic
+	}
+	s := Spec{Name: fmt.Sprintf("%sresnet%d", preActPrefix, depth), Stem: CIFARStem, Widths: []int{16, 32, 64},
+		PreAct: true, Classes: classes, InChannels: 3}
+	switch {
+	case basic:
+		n := (depth - 2) / 6
+		s.Blocks, s.Block, s.Shortcut = []int{n, n, n}, blocks.Basic, blocks.ZeroPad
+	case bottleneck:
+		n := (depth - 2) / 9
+		s.Blocks, s.Block, s.Shortcut = []int{n, n, n}, blocks.Bottleneck, blocks.Projection
+	default:
+		return Spec{}, fmt.Errorf("resnet: pre-activation CIFAR depth %d is neither 6n+2 (basic blocks: 20, 32, 44, 56, 110, …) nor 9n+2 (bottlenecks: 164, 1001, …) with n ≥ 1", depth)
+	}
+	return s, nil
+}
+
+// preActPrefix starts the names of the pre-activation nets.
+const preActPrefix = "pre"
+
 // Lesson is the ResNet of the lesson this project implements, at one of torchvision's ImageNet
 // depths (18, 34, 50, 101, 152), named lesson-resnetD: the layers of torchvision's net, but every
 // convolution keeps nn.Conv2d's default bias (ConvBias) and the projections are named shortcut.0
@@ -152,7 +204,8 @@ func Lesson(depth, classes int) (Spec, error) {
 const lessonPrefix = "lesson-"
 
 // PlainTwin returns s without shortcuts, named plainD for resnetD (lesson-plainD for
-// lesson-resnetD); every other setting, ConvBias included, is kept.
+// lesson-resnetD, preplainD for preresnetD); every other setting, ConvBias and PreAct included,
+// is kept.
 func (s Spec) PlainTwin() Spec {
 	p := s
 	p.Plain = true
@@ -184,12 +237,18 @@ func imagenetByDepth(depth int) (func(int) Spec, bool) {
 // ByName returns the net called name: resnet18, resnet34, resnet50, resnet101, resnet152
 // (torchvision's ImageNet layout), resnetD for any other D = 6n+2 (CIFAR layout: 20, 32, 44, 56,
 // 110, …), lesson-resnet18 … lesson-resnet152 for the lesson's variant of the ImageNet nets (see
-// Lesson: convolutions with bias, shortcut.* names), or plainD (lesson-plainD) for the plain twin
-// of any of them. The ImageNet nets take precedence where a depth is both (50, 152). Names are
-// case-insensitive; Models lists the registered ones with their defaults.
+// Lesson: convolutions with bias, shortcut.* names), preresnet18 … preresnet152 and preresnetD
+// for the pre-activation nets (PreActImageNet, PreActCIFAR: D = 6n+2 or 9n+2, 20 … 110, 164,
+// 1001), or plainD (lesson-plainD, preplainD) for the plain twin of any of them. The ImageNet
+// nets take precedence where a depth is both (50, 152). Names are case-insensitive; Models lists
+// the registered ones with their defaults.
 func ByName(name string, classes, inChannels int) (Spec, error) {
 	// Names are case-insensitive ("ResNet18", as papers write them); specs carry the canonical one.
 	rest, lesson := strings.CutPrefix(strings.ToLower(strings.TrimSpace(name)), lessonPrefix)
+	rest, preAct := strings.CutPrefix(rest, preActPrefix)
+	if lesson && preAct {
+		return Spec{}, unknown(name) // the lesson has no pre-activation nets
+	}
 	var plain bool
 	var digits string
 	switch {
@@ -206,6 +265,12 @@ func ByName(name string, classes, inChannels int) (Spec, error) {
 	if lesson {
 		if s, err = Lesson(depth, classes); err != nil {
 			return Spec{}, unknown(name)
+		}
+	} else if preAct {
+		if s, err = PreActImageNet(depth, classes); err != nil {
+			if s, err = PreActCIFAR(depth, classes); err != nil {
+				return Spec{}, unknown(name)
+			}
 		}
 	} else if f, ok := imagenetByDepth(depth); ok {
 		s = f(classes)

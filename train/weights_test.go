@@ -80,7 +80,7 @@ func logitsOf(t *testing.T, ck *train.Checkpoint, x []float32, n int) []float32 
 	return append([]float32(nil), out.Data().([]float32)...)
 }
 
-// torchvision's nets and the lesson's, with random weights and BatchNorm statistics, imported
+// torchvision's nets, the lesson's and the pre-activation nets, with random weights and BatchNorm statistics, imported
 // from PyTorch's .pth and from safetensors, give PyTorch's eval-mode logits.
 func TestWeightsFromPyTorch(t *testing.T) {
 	for _, tc := range []struct {
@@ -90,6 +90,8 @@ func TestWeightsFromPyTorch(t *testing.T) {
 		{"resnet18", 64},
 		{"resnet50", 64},
 		{"lesson-resnet18", 64},
+		{"preresnet20", 64},
+		{"preresnet50", 64},
 	} {
 		t.Run(tc.model, func(t *testing.T) {
 			dir := t.TempDir()
@@ -105,11 +107,18 @@ func TestWeightsFromPyTorch(t *testing.T) {
 	}
 }
 
-// A net trained a few steps here, exported, is loaded by PyTorch with strict=True and gives the
-// same logits; export → import is bit-exact.
+// A net trained a few steps here (torchvision's resnet18, the pre-activation preresnet20),
+// checkpointed, exported, is loaded by PyTorch with strict=True and gives the same logits;
+// export → import is bit-exact.
 func TestExportToPyTorch(t *testing.T) {
+	for _, model := range []string{"resnet18", "preresnet20"} {
+		t.Run(model, func(t *testing.T) { exportToPyTorch(t, model) })
+	}
+}
+
+func exportToPyTorch(t *testing.T, model string) {
 	dir := t.TempDir()
-	spec, err := resnet.ByName("resnet18", 10, 3)
+	spec, err := resnet.ByName(model, 10, 3)
 	require.NoError(t, err)
 	p, err := graph.NewParams(tensor.Float32, 1)
 	require.NoError(t, err)
@@ -127,13 +136,13 @@ func TestExportToPyTorch(t *testing.T) {
 		require.NoError(t, err)
 	}
 	cfg := train.DefaultConfig()
-	cfg.Model = "resnet18"
+	cfg.Model = model
 	ckPath := filepath.Join(dir, "checkpoint.ckpt")
-	require.NoError(t, train.SaveCheckpoint(ckPath, train.RunState{Config: cfg, Model: "resnet18", Classes: 10,
+	require.NoError(t, train.SaveCheckpoint(ckPath, train.RunState{Config: cfg, Model: model, Classes: 10,
 		Input: [3]int{3, 32, 32}, Epoch: 1, Step: 3}, p, opt))
 	ck, err := train.LoadCheckpoint(ckPath)
 	require.NoError(t, err)
-	out := filepath.Join(dir, "resnet18.safetensors")
+	out := filepath.Join(dir, model+".safetensors")
 	require.NoError(t, ck.ExportWeights(out))
 
 	x := make([]float32, 2*3*32*32)
@@ -142,7 +151,7 @@ func TestExportToPyTorch(t *testing.T) {
 	}
 	ours := logitsOf(t, ck, x, 2)
 	writeF32(t, filepath.Join(dir, "x.f32"), x)
-	torch(t, "logits", out, "resnet18", "10", filepath.Join(dir, "x.f32"), "3", "32", filepath.Join(dir, "torch.f32"))
+	torch(t, "logits", out, model, "10", filepath.Join(dir, "x.f32"), "3", "32", filepath.Join(dir, "torch.f32"))
 	agreeWithin(t, readF32(t, filepath.Join(dir, "torch.f32")), ours, 1e-4, "PyTorch on the exported weights")
 
 	back, err := train.OpenWeights(out, train.WeightsOptions{})

@@ -49,7 +49,7 @@ func OpenWeights(path string, o WeightsOptions) (*Checkpoint, error) {
 		o.Model = meta["model"]
 	}
 	if o.Model == "" {
-		return nil, fmt.Errorf("weights %s name no model: give one (resnet18, lesson-resnet18, resnet20, …)", path)
+		return nil, fmt.Errorf("weights %s name no model: give one (resnet18, lesson-resnet18, resnet20, preresnet20, …)", path)
 	}
 	fc, ok := f.Get("fc.weight")
 	if !ok || len(fc.Shape) != 2 {

@@ -19,7 +19,8 @@ import (
 )
 
 // peerScript is the PyTorch peer: the same nets as this project builds (option-A shortcuts in the
-// CIFAR nets, torchvision's ImageNet nets), so that the ratios are like for like.
+// CIFAR nets, torchvision's ImageNet nets, the pre-activation nets), so that the ratios are like
+// for like.
 //
 //go:embed peer/pytorch_bench.py
 var peerScript []byte

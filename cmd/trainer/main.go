@@ -76,7 +76,8 @@ type modelFlags struct {
 }
 
 func (m *modelFlags) register(fs *cli.FlagSet, model string) {
-	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), lesson-resnet18…lesson-resnet152 (the lesson's code: conv biases), plain18…, plain20…")
+	fs.StringVar(&m.model, "model", model, "resnet18…resnet152, resnet20…resnet110 (CIFAR, depth 6n+2), lesson-resnet18…lesson-resnet152 (the lesson's code: conv biases), "+
+		"preresnet18…preresnet152, preresnet20…preresnet164 (pre-activation, He et al. 2016b; CIFAR depth 6n+2 basic or 9n+2 bottleneck), plain18…, plain20…, preplain20…")
 	fs.IntVar(&m.classes, "classes", 0, "number of classes (default 1000 for ImageNet nets, 10 for CIFAR nets)")
 	fs.StringVar(&m.input, "input", "", "input shape N,C,H,W (default 1,3,224,224 for ImageNet nets, 1,3,32,32 for CIFAR nets)")
 	fs.StringVar(&m.dtype, "dtype", "float32", "float32 or float64")

@@ -138,34 +138,41 @@ func TestCompareWithoutPeer(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[3], "plain8-infer "), out)
 }
 
-// The project's own PyTorch peer builds exactly the nets this project builds: the same parameter
-// count for each (option-A CIFAR nets, their plain twins, torchvision's ImageNet nets).
-func TestPeerBuildsTheSameNets(t *testing.T) {
+// peer runs code with the project's own PyTorch peer importable as p and returns its output lines.
+func peer(t *testing.T, code string) []string {
+	t.Helper()
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import torch, torchvision").Run(); err != nil {
 		t.Fatalf("%s with torch and torchvision is needed (apt-get install python3-torch python3-torchvision; .ci/run installs them): %v", python, err)
 	}
 	script := filepath.Join(t.TempDir(), "pytorch_bench.py")
 	require.NoError(t, os.WriteFile(script, peerScript, 0o644))
-	models := []string{"resnet20", "plain20", "resnet56", "resnet110", "resnet18", "resnet50"}
-	code := `import sys; sys.argv = ["peer"]; sys.path.insert(0, sys.argv[0] and "` + filepath.Dir(script) + `")
+	code = `import sys; sys.argv = ["peer"]; sys.path.insert(0, sys.argv[0] and "` + filepath.Dir(script) + `")
 import pytorch_bench as p
-for name in "` + strings.Join(models, " ") + `".split():
-    m, size, classes = p.build(name)
-    print(name, sum(q.numel() for q in m.parameters()))`
+` + code
 	out, err := exec.Command(python, "-c", code).CombinedOutput()
 	require.NoError(t, err, string(out))
-	for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// The project's own PyTorch peer builds exactly the nets this project builds: the same parameter
+// count for each (option-A CIFAR nets, their plain twins, torchvision's ImageNet nets, the
+// pre-activation nets and their twins).
+func TestPeerBuildsTheSameNets(t *testing.T) {
+	models := []string{"resnet20", "plain20", "resnet56", "resnet110", "resnet18", "resnet50",
+		"preresnet20", "preplain20", "preresnet110", "preresnet164", "preplain164", "preresnet18", "preresnet50"}
+	lines := peer(t, `for name in "`+strings.Join(models, " ")+`".split():
+    m, size, classes = p.build(name)
+    print(name, sum(q.numel() for q in m.parameters()))`)
+	for i, line := range lines {
 		var name string
 		var n int
 		_, err := fmt.Sscanf(line, "%s %d", &name, &n)
 		require.NoError(t, err, line)
 		require.Equal(t, models[i], name)
-		classes := 10
-		if name == "resnet18" || name == "resnet50" {
-			classes = 1000
-		}
-		spec, err := resnet.ByName(name, classes, 3)
+		e, err := resnet.Lookup(name)
+		require.NoError(t, err)
+		spec, err := resnet.ByName(name, e.Classes, 3)
 		require.NoError(t, err)
 		p, err := graph.NewParams(tensor.Float32, 1)
 		require.NoError(t, err)
@@ -173,6 +180,52 @@ for name in "` + strings.Join(models, " ") + `".split():
 		require.NoError(t, err)
 		assert.Equal(t, sum.Params, n, name)
 	}
+}
+
+// The peer's zero_init_residual zeroes the tensors graph.Config.ZeroInitResidual zeroes: the last
+// BN γ of each post-activation residual block, the last convolution of each pre-activation one,
+// nothing in a plain twin.
+func TestPeerZeroInitResidual(t *testing.T) {
+	models := []string{"resnet20", "plain20", "resnet18", "preresnet20", "preresnet164", "preplain20", "preresnet50"}
+	lines := peer(t, `for name in "`+strings.Join(models, " ")+`".split():
+    m, _, _ = p.build(name)
+    p.zero_init_residual(m)
+    print(name, " ".join(k for k, v in m.named_parameters() if k.endswith(".weight") and not v.any()) or "-")`)
+	require.Len(t, lines, len(models))
+	for i, line := range lines {
+		f := strings.Fields(line)
+		require.Equal(t, models[i], f[0])
+		t.Run(f[0], func(t *testing.T) {
+			e, err := resnet.Lookup(f[0])
+			require.NoError(t, err)
+			spec, err := resnet.ByName(f[0], e.Classes, 3)
+			require.NoError(t, err)
+			p, err := graph.NewParams(tensor.Float32, 1)
+			require.NoError(t, err)
+			_, err = resnet.New(spec, p, graph.Config{Mode: graph.Eval, ZeroInitResidual: true}, 1, 32, 32)
+			require.NoError(t, err)
+			zero := []string{}
+			for _, e := range p.All() {
+				if e.Kind == graph.Trainable && strings.HasSuffix(e.Name, ".weight") && allZero(e.Value.Data().([]float32)) {
+					zero = append(zero, e.Name)
+				}
+			}
+			want := f[1:]
+			if want[0] == "-" {
+				want = []string{}
+			}
+			assert.Equal(t, want, zero)
+		})
+	}
+}
+
+func allZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // The lesson's own ResNet18 (its nn.Conv2d keep their default bias): 11,694,312 parameters.

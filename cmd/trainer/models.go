@@ -40,5 +40,6 @@ func modelsCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d×%d×%d\n", e.Name, e.Family, sum.Params, e.Classes, e.Input[0], e.Input[1], e.Input[2])
 	}
 	fmt.Fprintln(tw, "resnetD, plainD\tcifar\t\t10\t3×32×32\t(any depth D = 6n+2)")
+	fmt.Fprintln(tw, "preresnetD, preplainD\tpreact-cifar\t\t10\t3×32×32\t(any depth D = 6n+2: basic, or 9n+2: bottleneck; basic below 164 if both)")
 	return tw.Flush()
 }

@@ -28,7 +28,7 @@ func (s *sourceFlags) register(fs *cli.FlagSet) {
 
 // registerWeightsFlags adds the flags that say what a weights file holds.
 func registerWeightsFlags(fs *cli.FlagSet, model *string, classes *int, size *string) {
-	fs.StringVar(model, "model", "", "with a weights file: the model (default: the file's metadata), e.g. resnet18, lesson-resnet18, resnet20")
+	fs.StringVar(model, "model", "", "with a weights file: the model (default: the file's metadata), e.g. resnet18, lesson-resnet18, resnet20, preresnet20")
 	fs.IntVar(classes, "classes", 0, "with a weights file: the classes (default: the rows of fc.weight)")
 	fs.StringVar(size, "size", "", "with a weights file: input height,width (default: the file's metadata, else 224,224 for ImageNet nets, 32,32 for CIFAR nets)")
 }

@@ -1,8 +1,8 @@
 // Package ops provides the CPU operators a ResNet needs for Gorgonia (gorgonia.org/gorgonia
 // v0.9.18): 2-D convolution (optionally with a bias per output channel), batch normalisation
-// (optionally fused with ReLU), ReLU, the fused residual join relu(a+b), max pooling, global
-// average pooling, the parameter-free "option A" shortcut and softmax cross-entropy. They re-use
-// their buffers from run to run.
+// (optionally fused with ReLU), ReLU, the fused residual join relu(a+b), the pre-activation
+// join a+b, max pooling, global average pooling, the parameter-free "option A" shortcut and
+// softmax cross-entropy. They re-use their buffers from run to run.
 //
 // Every operator works on float32 and float64 tensors in NCHW layout and implements G.Op,
 // G.UsePreallocDoer and G.SDOp (DiffWRT + SymDiff), so graphs built with these functions are

@@ -137,17 +137,31 @@ func TestReLUMatchesGorgonia(t *testing.T) {
 		t.Run(dt.String(), func(t *testing.T) {
 			rng := rand.New(rand.NewSource(6))
 			g := G.NewGraph()
-			a := G.NodeFromAny(g, randOf(rng, dt, -1, 1, 2, 3, 4, 5), G.WithName("a"))
-			b := G.NodeFromAny(g, randOf(rng, dt, -1, 1, 2, 3, 4, 5), G.WithName("b"))
+			av, bv := randOf(rng, dt, -1, 1, 2, 3, 4, 5), randOf(rng, dt, -1, 1, 2, 3, 4, 5)
+			a := G.NodeFromAny(g, av, G.WithName("a"))
+			b := G.NodeFromAny(g, bv, G.WithName("b"))
 			ours, err := ReLU(a)
 			require.NoError(t, err)
 			stock := G.Must(G.Rectify(a))
 			oursAdd, err := AddReLU(a, b)
 			require.NoError(t, err)
 			stockAdd := G.Must(G.Rectify(G.Must(G.Add(a, b))))
-			v := runForward(t, g, stock, ours, stockAdd, oursAdd)
+			oursSum, err := Add(a, b)
+			require.NoError(t, err)
+			v := runForward(t, g, stock, ours, stockAdd, oursAdd, oursSum)
 			assertClose(t, v[0], v[1], 0, "relu")
 			assertClose(t, v[2], v[3], 0, "addrelu")
+			// (the stock Add node is the one stockAdd's Rectify overwrote in place: sum here)
+			sum := f64(av)
+			for i, x := range f64(bv) {
+				sum[i] += x
+			}
+			if dt == tensor.Float32 {
+				for i := range sum {
+					sum[i] = float64(float32(sum[i]))
+				}
+			}
+			assertClose(t, sum, v[4], 0, "add")
 		})
 	}
 }

@@ -72,6 +72,8 @@ func TestOpsGrad(t *testing.T) {
 			func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return ReLU(in[0]) }},
 		{"AddReLU", [][]int{{2, 3, 4, 5}, {2, 3, 4, 5}}, nil, nil, []bool{true, true},
 			func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return AddReLU(in[0], in[1]) }},
+		{"Add", [][]int{{2, 3, 4, 5}, {2, 3, 4, 5}}, nil, nil, []bool{true, true},
+			func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return Add(in[0], in[1]) }},
 		{"MaxPool/k3s2p1", [][]int{{2, 3, 7, 6}}, nil, nil, []bool{true},
 			func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return MaxPool2d(in[0], 3, 2, 1) }},
 		{"MaxPool/k2s2p0", [][]int{{2, 3, 6, 5}}, nil, nil, []bool{true},

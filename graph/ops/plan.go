@@ -34,6 +34,7 @@ func (op *maxPoolOp) outBuffer() *outBuf      { return &op.out }
 func (op *maxPoolGradOp) outBuffer() *outBuf  { return &op.out }
 func (op *gapOp) outBuffer() *outBuf          { return &op.out }
 func (op *reluOp) outBuffer() *outBuf         { return &op.out }
+func (op *addOp) outBuffer() *outBuf          { return &op.out }
 func (op *reluGradOp) outBuffer() *outBuf     { return &op.out }
 func (op *shortcutOp) outBuffer() *outBuf     { return &op.out }
 func (op *sceGradOp) outBuffer() *outBuf      { return &op.out }

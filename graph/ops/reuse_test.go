@@ -209,6 +209,11 @@ func TestUsePreallocDo(t *testing.T) {
 			y, _ := AddReLU(G.NodeFromAny(g, av, G.WithName("a")), G.NodeFromAny(g, bv, G.WithName("b")))
 			return built{y, []G.Value{av, bv}}
 		}},
+		{"Add", func(g *G.ExprGraph) built {
+			av, bv := randTensor(rng, -1, 1, 2, 3, 5, 5), randTensor(rng, -1, 1, 2, 3, 5, 5)
+			y, _ := Add(G.NodeFromAny(g, av, G.WithName("a")), G.NodeFromAny(g, bv, G.WithName("b")))
+			return built{y, []G.Value{av, bv}}
+		}},
 		{"MaxPool2d", func(g *G.ExprGraph) built {
 			xv := randTensor(rng, -1, 1, 2, 3, 6, 6)
 			y, _ := MaxPool2d(G.NodeFromAny(g, xv, G.WithName("x")), 3, 1, 1)
@@ -262,7 +267,7 @@ func TestUsePreallocDo(t *testing.T) {
 				cp := in.Clone().(*tensor.Dense)
 				vals := append([]G.Value{cp}, b.vals[1:]...)
 				got, err := op.UsePreallocDo(cp, vals...)
-				if strings.Contains(tc.name, "ReLU") {
+				if strings.Contains(tc.name, "ReLU") || tc.name == "Add" {
 					require.NoError(t, err)
 					assert.Same(t, cp, got)
 					assertClose(t, wantData, f64(got), 0, "in place")
@@ -311,6 +316,7 @@ func TestConstructionErrors(t *testing.T) {
 		{"bn nil stats", func() (*G.Node, error) { return BatchNormReLU(x4, n("g3c", 3), n("b3d", 3), nil) }, "BNStats"},
 		{"bn 3-D", func() (*G.Node, error) { return BatchNorm(x3, n("g3d", 3), n("b3e", 3), st3) }, "(2, 3, 8)"},
 		{"addrelu shapes", func() (*G.Node, error) { return AddReLU(x4, n("a", 2, 3, 8, 7)) }, "(2, 3, 8, 7)"},
+		{"add shapes", func() (*G.Node, error) { return Add(x4, n("a2", 2, 3, 8, 7)) }, "(2, 3, 8, 7)"},
 		{"maxpool pad", func() (*G.Node, error) { return MaxPool2d(x4, 3, 2, 2) }, "pad"},
 		{"maxpool 3-D", func() (*G.Node, error) { return MaxPool2d(x3, 3, 2, 1) }, "(2, 3, 8)"},
 		{"gap 3-D", func() (*G.Node, error) { return GlobalAvgPool(x3) }, "(2, 3, 8)"},

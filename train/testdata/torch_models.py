@@ -10,7 +10,8 @@
         224x224 RGB image with ImageNet's normalisation, as JSON
 
 MODEL is torchvision's resnet18 ... resnet152, lesson-resnet18 ... for the lesson's own model
-(resnet/testdata/lesson_resnet.py, its code verbatim), or a CIFAR net resnetD / plainD
+(resnet/testdata/lesson_resnet.py, its code verbatim), or a CIFAR net resnetD / plainD or a
+pre-activation net preresnetD / preplainD (preresnet18 ... preresnet152 included)
 (cmd/trainer/peer/pytorch_bench.py, with this project's state_dict names).
 """
 import json
