@@ -37,6 +37,11 @@ type RunState struct {
 	Epoch   int       `json:"epoch"` // epochs completed
 	Step    int       `json:"step"`  // optimiser steps completed
 	WallSec float64   `json:"wall_s"`
+	// With Config.WarmupUntilErr: the step after which the warm-up ended (0 while it runs) and
+	// the training errors of the latest batches it watches, so a resumed run ends it where an
+	// uninterrupted one does.
+	WarmupEnd  int       `json:"warmup_end,omitempty"`
+	WarmupErrs []float64 `json:"warmup_errors,omitempty"`
 }
 
 // Spec returns the model the checkpoint holds.
@@ -170,6 +175,15 @@ func (s RunState) check(f *checkpoint.File) error {
 		return fmt.Errorf("step %d", s.Step)
 	case !(s.WallSec >= 0) || math.IsInf(s.WallSec, 0):
 		return fmt.Errorf("wall time %g s", s.WallSec)
+	case s.WarmupEnd < 0 || s.WarmupEnd > s.Step:
+		return fmt.Errorf("warm-up ended after step %d of %d", s.WarmupEnd, s.Step)
+	case len(s.WarmupErrs) > WarmupWindow:
+		return fmt.Errorf("%d warm-up batch errors: want at most %d", len(s.WarmupErrs), WarmupWindow)
+	}
+	for _, e := range s.WarmupErrs {
+		if !(e >= 0 && e <= 1) {
+			return fmt.Errorf("warm-up batch error %g: want 0 to 1", e)
+		}
 	}
 	return nil
 }

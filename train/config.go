@@ -40,10 +40,16 @@ type Config struct {
 	Milestones   []float64 `json:"milestones,omitempty"` // fractions of the run, for step
 	Gamma        float64   `json:"gamma,omitempty"`      // factor at each milestone, for step
 	WarmupEpochs float64   `json:"warmup_epochs"`        // linear warm-up, in epochs
-	Momentum     float64   `json:"momentum"`
-	Nesterov     bool      `json:"nesterov"`
-	WeightDecay  float64   `json:"weight_decay"`
-	NoDecay1D    bool      `json:"no_decay_1d"` // no weight decay on BN γ, β and biases
+	// WarmupLR, when positive, holds the rate there during the warm-up instead of ramping it up
+	// linearly. WarmupUntilErr, when positive, ends that warm-up early, after the first step at
+	// which the training error of the last WarmupWindow batches is below it (WarmupEpochs is then
+	// the longest it lasts). The paper's ResNet-110: 0.01 until the error is below 80%.
+	WarmupLR       float64 `json:"warmup_lr,omitempty"`
+	WarmupUntilErr float64 `json:"warmup_until_error,omitempty"`
+	Momentum       float64 `json:"momentum"`
+	Nesterov       bool    `json:"nesterov"`
+	WeightDecay    float64 `json:"weight_decay"`
+	NoDecay1D      bool    `json:"no_decay_1d"` // no weight decay on BN γ, β and biases
 
 	// The paper's augmentation: Pad zero pixels on each side then a random crop back to size
 	// (0 = no crop), and a random horizontal flip.
@@ -72,6 +78,10 @@ const (
 	MaxEpochs = 100_000
 	MaxPad    = 64 // the paper pads 4; Run also refuses a pad wider than the images
 )
+
+// WarmupWindow is how many of the latest batches Config.WarmupUntilErr averages: one batch's
+// error is too noisy to end a warm-up on.
+const WarmupWindow = 10
 
 // DefaultConfig is the built-in default run (`trainer train` with no flags): a CIFAR-style
 // ResNet-20 on the embedded Fashion-MNIST subset, with the paper's recipe scaled to a few minutes
@@ -129,6 +139,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("Config.WeightDecay %g: want 0 or more", c.WeightDecay)
 	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs < float64(c.Epochs)):
 		return fmt.Errorf("Config.WarmupEpochs %g epochs: want 0 ≤ warm-up < Config.Epochs %d", c.WarmupEpochs, c.Epochs)
+	case !(c.WarmupLR >= 0) || math.IsInf(c.WarmupLR, 0):
+		return fmt.Errorf("Config.WarmupLR %g: want 0 (a linear ramp) or a positive rate", c.WarmupLR)
+	case c.WarmupLR > 0 && c.WarmupEpochs == 0:
+		return fmt.Errorf("Config.WarmupLR %g needs Config.WarmupEpochs > 0 (the warm-up's length, or its limit with Config.WarmupUntilErr)", c.WarmupLR)
+	case !(c.WarmupUntilErr >= 0 && c.WarmupUntilErr < 1):
+		return fmt.Errorf("Config.WarmupUntilErr %g: want a training error between 0 (off) and 1", c.WarmupUntilErr)
+	case c.WarmupUntilErr > 0 && c.WarmupLR == 0:
+		return fmt.Errorf("Config.WarmupUntilErr %g needs Config.WarmupLR, the rate of the warm-up it ends", c.WarmupUntilErr)
 	case c.Pad < 0 || c.Pad > MaxPad:
 		return fmt.Errorf("Config.Pad %d: want 0 to %d", c.Pad, MaxPad)
 	case c.Dtype != "float32" && c.Dtype != "float64":

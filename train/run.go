@@ -43,6 +43,9 @@ type Options struct {
 	// ProbeEvery > 0 records the gradient probe (per-layer gradient norms and response statistics,
 	// see GradientProbe) at the first step and every ProbeEvery steps, into probe.csv.
 	ProbeEvery int
+	// StopAfter > 0 ends this call after that epoch of the run, checkpointed as usual, so that
+	// Resume continues it: the first epochs of a longer schedule, or a long run in parts.
+	StopAfter int
 }
 
 // Observer watches a run from inside the training loop.
@@ -58,6 +61,9 @@ type Result struct {
 	Spec    resnet.Spec
 	Params  *graph.Params
 	Probe   []ProbeRow // with Options.ProbeEvery
+	// WarmupEnd is the step after which a warm-up with Config.WarmupUntilErr ended (0: it has
+	// not, or the run has none).
+	WarmupEnd int
 }
 
 // Final returns the record of the last epoch, and false when the run has none.
@@ -251,6 +257,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 			return nil, err
 		}
 		st.Epoch, st.Step, st.WallSec = ck.State.Epoch, ck.State.Step, ck.State.WallSec
+		st.WarmupEnd, st.WarmupErrs = ck.State.WarmupEnd, ck.State.WarmupErrs
 	} else if cfg.Init != "" {
 		if r.initNote, err = initFrom(cfg.Init, r.params); err != nil {
 			return nil, err
@@ -281,9 +288,12 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	}
 	spe := r.trainL.Batches()
 	r.sched = Schedule{Kind: cfg.Schedule, Base: cfg.LR, Milestones: cfg.Milestones, Gamma: cfg.Gamma,
-		Warmup: int(math.Round(cfg.WarmupEpochs * float64(spe))), Total: cfg.Epochs * spe}
+		Warmup: int(math.Round(cfg.WarmupEpochs * float64(spe))), WarmupLR: cfg.WarmupLR, Total: cfg.Epochs * spe}
 	if err := r.sched.Validate(); err != nil {
 		return nil, err
+	}
+	if r.state.WarmupEnd > 0 {
+		r.sched = r.sched.EndWarmup(r.state.WarmupEnd)
 	}
 	if ck == nil {
 		if err := writeConfig(filepath.Join(o.Dir, ConfigFile), cfg); err != nil {
@@ -359,7 +369,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	cfg, st := r.cfg, &r.state
 	ckptPath := filepath.Join(r.o.Dir, CheckpointFile)
 	segmentStart, wallBefore := time.Now(), st.WallSec
-	for epoch := st.Epoch + 1; epoch <= cfg.Epochs; epoch++ {
+	last := cfg.Epochs
+	if r.o.StopAfter > 0 {
+		last = min(last, r.o.StopAfter)
+	}
+	for epoch := st.Epoch + 1; epoch <= last; epoch++ {
 		epochStart := time.Now()
 		rec := runlog.NewRecord(epoch, 0)
 		loss, errRate, n, err := r.trainEpoch(ctx, epoch)
@@ -431,7 +445,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		r.printEpoch(rec)
 	}
-	res := &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params}
+	res := &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params, WarmupEnd: st.WarmupEnd}
 	if r.probe != nil {
 		res.Probe = r.probe.Rows
 	}
@@ -493,14 +507,44 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		}
 		st.Step++
 		sum += l
-		wrong += b.N - correct(r.tr.Logits(), b.Labels, b.N)
+		w := b.N - correct(r.tr.Logits(), b.Labels, b.N)
+		wrong += w
 		n += b.N
+		r.watchWarmup(float64(w) / float64(b.N))
 		batches++
 		if prog != nil {
 			prog.Update(batches, l)
 		}
 	}
 	return sum / float64(batches), float64(wrong) / float64(n), n, nil
+}
+
+// watchWarmup ends a warm-up with Config.WarmupUntilErr once the training error of the last
+// WarmupWindow batches is below it; errRate is that of the step just taken.
+func (r *run) watchWarmup(errRate float64) {
+	st := &r.state
+	if r.cfg.WarmupUntilErr == 0 || st.WarmupEnd > 0 || st.Step >= r.sched.Warmup {
+		return
+	}
+	st.WarmupErrs = append(st.WarmupErrs, errRate)
+	if len(st.WarmupErrs) > WarmupWindow {
+		st.WarmupErrs = st.WarmupErrs[1:]
+	}
+	if len(st.WarmupErrs) < WarmupWindow {
+		return
+	}
+	var mean float64
+	for _, e := range st.WarmupErrs {
+		mean += e / WarmupWindow
+	}
+	if mean < r.cfg.WarmupUntilErr {
+		st.WarmupEnd, st.WarmupErrs = st.Step, nil
+		r.sched = r.sched.EndWarmup(st.Step)
+		if r.o.Out != nil {
+			fmt.Fprintf(r.o.Out, "warm-up at lr %g ended after step %d: training error %.1f%% over the last %d batches\n",
+				r.cfg.WarmupLR, st.Step, 100*mean, WarmupWindow)
+		}
+	}
 }
 
 func (r *run) printEpoch(rec runlog.Record) {

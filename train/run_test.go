@@ -339,6 +339,9 @@ func TestForgedCheckpointMetadata(t *testing.T) {
 		{"means for other channels", func(m map[string]any) { m["mean"] = []float64{0, 0, 0} }, "normalisation of 3 means and 1 stds for 1 channels"},
 		{"epoch past the run", func(m map[string]any) { m["epoch"] = 99 }, "epoch 99 of a run of 1"},
 		{"negative step", func(m map[string]any) { m["step"] = -1 }, "step -1"},
+		{"warm-up ended in the future", func(m map[string]any) { m["warmup_end"] = 1e6 }, "warm-up ended after step 1000000 of 8"},
+		{"warm-up errors out of range", func(m map[string]any) { m["warmup_errors"] = []float64{0.5, 2} }, "warm-up batch error 2: want 0 to 1"},
+		{"too many warm-up errors", func(m map[string]any) { m["warmup_errors"] = make([]float64, 11) }, "11 warm-up batch errors: want at most 10"},
 		{"bad settings", func(m map[string]any) { m["config"].(map[string]any)["batch"] = 0 }, "its settings: Config.Batch 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -360,4 +363,47 @@ func TestForgedCheckpointMetadata(t *testing.T) {
 	assert.NoError(t, err, "the genuine checkpoint passes")
 	_, err = train.LoadCheckpoint(dir)
 	assert.NoError(t, err, "a run directory stands for its checkpoint")
+}
+
+// The paper's warm-up for ResNet-110: a constant low rate until the training error is below a
+// threshold. Where it ends depends on the errors of the latest batches, which a checkpoint keeps,
+// so a run stopped during the warm-up and resumed ends it at the same step as an uninterrupted one.
+func TestWarmupUntilErrorEndsWhereAnUninterruptedRunDoes(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Epochs, cfg.Schedule, cfg.Milestones, cfg.Gamma = 4, "step", []float64{0.5}, 0.1
+	cfg.WarmupEpochs, cfg.WarmupLR, cfg.WarmupUntilErr = 3, 0.01, 0.8
+	whole, err := train.Run(context.Background(), cfg, train.Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	const spe = 256 / 32
+	end := whole.WarmupEnd
+	require.Greater(t, end, spe, "ends after the first epoch, so the resumed run below needs the batches of epoch 1")
+	require.Less(t, end, 3*spe, "ends before its limit")
+	assert.Equal(t, 0.01, whole.Records[0].LR, "warm-up rate in epoch 1")
+	// After the warm-up, the step schedule over the remaining steps: ÷10 at half of them.
+	rest := 4*spe - end
+	want := func(step int) float64 {
+		if step-end >= rest/2 {
+			return 0.1 * 0.1
+		}
+		return 0.1
+	}
+	assert.InDelta(t, want(4*spe-1), whole.Records[3].LR, 1e-15)
+
+	dir := t.TempDir()
+	_, err = train.Run(context.Background(), cfg, train.Options{Dir: dir, StopAfter: 1})
+	require.NoError(t, err)
+	ck, err := train.LoadCheckpoint(filepath.Join(dir, train.CheckpointFile))
+	require.NoError(t, err)
+	assert.Equal(t, 1, ck.State.Epoch)
+	assert.Zero(t, ck.State.WarmupEnd)
+	assert.Len(t, ck.State.WarmupErrs, spe, "the batch errors of epoch 1 are kept")
+	resumed, err := train.Run(context.Background(), cfg, train.Options{Dir: dir, Resume: true})
+	require.NoError(t, err)
+	assert.Equal(t, end, resumed.WarmupEnd)
+	require.Len(t, resumed.Records, 4)
+	for i, w := range whole.Records {
+		r := resumed.Records[i]
+		assert.Equal(t, []float64{w.LR, w.TrainLoss, w.TrainErr, w.TestLoss, w.TestErr},
+			[]float64{r.LR, r.TrainLoss, r.TrainErr, r.TestLoss, r.TestErr}, "epoch %d", i+1)
+	}
 }

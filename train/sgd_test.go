@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 
@@ -103,8 +104,35 @@ func TestScheduleValidate(t *testing.T) {
 		{train.Schedule{Kind: "step", Base: 0.1, Total: 10, Gamma: 0.1, Milestones: []float64{0.7, 0.5}}, "not increasing"},
 		{train.Schedule{Kind: "step", Base: 0.1, Total: 10, Gamma: 0.1, Milestones: []float64{1.5}}, "milestone 1.5"},
 		{train.Schedule{Kind: "step", Base: 0.1, Total: 10, Gamma: 2}, "gamma 2"},
+		{train.Schedule{Kind: "constant", Base: 0.1, Total: 10, WarmupLR: math.NaN()}, "warm-up learning rate NaN"},
+		{train.Schedule{Kind: "constant", Base: 0.1, Total: 10, WarmupLR: -0.01}, "warm-up learning rate -0.01"},
 	}
 	for _, c := range cases {
 		assert.ErrorContains(t, c.s.Validate(), c.want)
 	}
+}
+
+// A constant warm-up (the paper's 0.01 for ResNet-110) holds its rate, and a warm-up ended early
+// hands over to the schedule as a warm-up of that length would.
+func TestScheduleConstantWarmupEndedEarly(t *testing.T) {
+	s := train.Schedule{Kind: "step", Base: 0.1, Milestones: []float64{0.5}, Gamma: 0.1, Warmup: 10, WarmupLR: 0.01, Total: 30}
+	require.NoError(t, s.Validate())
+	for step := 0; step < 10; step++ {
+		assert.Equal(t, 0.01, s.At(step), "step %d", step)
+	}
+	assert.Equal(t, 0.1, s.At(10))
+	assert.InDelta(t, 0.01, s.At(20), 1e-15, "÷10 at half of the 20 steps after the warm-up")
+
+	early := s.EndWarmup(4)
+	assert.Equal(t, 0.01, early.At(3))
+	assert.Equal(t, 0.1, early.At(4))
+	assert.Equal(t, 0.1, early.At(16))
+	assert.InDelta(t, 0.01, early.At(17), 1e-15, "÷10 at half of the 26 steps after the warm-up")
+	same := s
+	same.Warmup = 4
+	for step := 0; step < 30; step++ {
+		assert.Equal(t, same.At(step), early.At(step), "step %d", step)
+	}
+	assert.Equal(t, s, s.EndWarmup(10), "ending at or after the planned warm-up changes nothing")
+	assert.Equal(t, s, s.EndWarmup(-1))
 }

@@ -21,18 +21,20 @@ import (
 
 // runFlags are the flags of `trainer train` that are not part of train.Config.
 type runFlags struct {
-	config  string
-	out     string
-	resume  bool
-	workers int
-	quiet   bool
-	probe   int
+	config    string
+	out       string
+	resume    bool
+	workers   int
+	quiet     bool
+	probe     int
+	stopAfter int
 }
 
 // registerConfig binds every setting of c to a flag whose default is c's current value, so
 // defaults come from DefaultConfig, a -config file or a checkpoint.
 func registerConfig(fs *cli.FlagSet, c *train.Config) {
-	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, lesson-resnet18…lesson-resnet152, plain18…")
+	fs.StringVar(&c.Model, "model", c.Model, "model: resnet20…resnet110, plain20…, resnet18…resnet152, lesson-resnet18…lesson-resnet152, plain18…, "+
+		"preresnet20…preresnet164, preresnet18…preresnet152 (pre-activation), preplain20…")
 	fs.StringVar(&c.Data, "data", c.Data, "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the data set's files (fashion-mnist default: /usr/share/datasets/fashion-mnist)")
 	fs.IntVar(&c.Val, "val", c.Val, "training examples held out for validation")
@@ -46,6 +48,8 @@ func registerConfig(fs *cli.FlagSet, c *train.Config) {
 	fs.Var((*floatList)(&c.Milestones), "milestones", "fractions of the run where the step schedule multiplies the rate by -gamma")
 	fs.Float64Var(&c.Gamma, "gamma", c.Gamma, "step schedule factor")
 	fs.Float64Var(&c.WarmupEpochs, "warmup", c.WarmupEpochs, "linear warm-up, in epochs")
+	fs.Float64Var(&c.WarmupLR, "warmup-lr", c.WarmupLR, "a constant rate for the warm-up instead of the linear ramp (the paper's ResNet-110: 0.01)")
+	fs.Float64Var(&c.WarmupUntilErr, "warmup-until-error", c.WarmupUntilErr, "with -warmup-lr: end the warm-up once the training error of the last 10 batches is below this (the paper: 0.8); -warmup is then its limit")
 	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum")
 	fs.BoolVar(&c.Nesterov, "nesterov", c.Nesterov, "Nesterov momentum")
 	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay")
@@ -67,6 +71,7 @@ func (r *runFlags) register(fs *cli.FlagSet) {
 	fs.IntVar(&r.workers, "workers", r.workers, "goroutines the ops split work across (0: GOMAXPROCS)")
 	fs.BoolVar(&r.quiet, "quiet", r.quiet, "no progress display")
 	fs.IntVar(&r.probe, "probe", r.probe, "every n steps, record per-layer gradient norms and BN response std in probe.csv (0: off)")
+	fs.IntVar(&r.stopAfter, "stop-after", r.stopAfter, "stop after this epoch of the run, checkpointed; -resume continues it (0: run all -epochs)")
 }
 
 // floatList is a comma-separated flag of numbers.
@@ -150,6 +155,9 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	if rf.workers < 0 {
 		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-workers %d: must not be negative", rf.workers)}
 	}
+	if rf.stopAfter < 0 {
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-stop-after %d: want 0 (all epochs) or an epoch of the run", rf.stopAfter)}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, rf, cli.UsageError{Err: cli.Flagged(err)}
 	}
@@ -192,7 +200,7 @@ func trainRun(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout, ProbeEvery: rf.probe}
+	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout, ProbeEvery: rf.probe, StopAfter: rf.stopAfter}
 	if !rf.quiet {
 		o.Status = stderr
 	}
@@ -218,5 +226,8 @@ func trainRun(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "test accuracy: %.2f%% (error %.2f%%, loss %.4f) after %d epochs, %s; curves and checkpoint in %s\n",
 		100*(1-f.TestErr), 100*f.TestErr, f.TestLoss, f.Epoch, time.Duration(f.WallSec*float64(time.Second)).Round(time.Second), rf.out)
+	if f.Epoch < cfg.Epochs {
+		fmt.Fprintf(stdout, "stopped after epoch %d of %d: continue with trainer train -resume -out %s\n", f.Epoch, cfg.Epochs, rf.out)
+	}
 	return nil
 }

@@ -202,6 +202,10 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "-schedule", "step", "-gamma", "NaN"}, 2, "gamma NaN"},
 		{[]string{"train", "-schedule", "step", "-milestones", "0.5,NaN"}, 2, "milestone NaN"},
 		{[]string{"train", "-warmup", "NaN"}, 2, "-warmup NaN"},
+		{[]string{"train", "-warmup-lr", "NaN"}, 2, "-warmup-lr NaN"},
+		{[]string{"train", "-warmup-lr", "0.01", "-warmup", "0"}, 2, "-warmup-lr 0.01 needs -warmup > 0"},
+		{[]string{"train", "-warmup-until-error", "0.8"}, 2, "-warmup-until-error 0.8 needs -warmup-lr"},
+		{[]string{"train", "-warmup-lr", "0.01", "-warmup-until-error", "1.5"}, 2, "-warmup-until-error 1.5: want a training error between 0 (off) and 1"},
 		{[]string{"train", "-epochs", "9223372036854775807"}, 2, "-epochs 9223372036854775807: want 1 to 100000"},
 		{[]string{"train", "-pad", "100000"}, 2, "-pad 100000: want 0 to 64"},
 		{[]string{"train", "-pad", "40", "-data", "synthetic", "-out", filepath.Join(tmp, "r")}, 1, "-pad 40: wider than the 28×28 images"},
@@ -212,6 +216,7 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "-milestones", "0.5,x"}, 2, `"x" is not a number`},
 		{[]string{"train", "-milestones", "0.8,0.5", "-schedule", "step"}, 2, "not increasing"},
 		{[]string{"train", "-warmup", "20"}, 2, "-warmup 20"},
+		{[]string{"train", "-stop-after", "-1"}, 2, "-stop-after -1"},
 		{[]string{"train", "-dtype", "int8"}, 2, `-dtype "int8"`},
 		{[]string{"train", "-config", badCfg}, 2, `unknown field "learning_rate"`},
 		{[]string{"train", "-config", filepath.Join(tmp, "none.json")}, 2, "none.json"},
@@ -339,4 +344,26 @@ func TestEverySettingHasItsFlag(t *testing.T) {
 		}
 	}
 	assert.Len(t, cli.TrainFlags, typ.NumField()-1)
+}
+
+// -stop-after runs the first epochs of a longer schedule; -resume continues the same run, with
+// the paper's warm-up (a constant rate ended by the training error) kept across the two calls.
+func TestStopAfterAndResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "-out", dir, "-model", "resnet8", "-data", "synthetic", "-train-limit", "128",
+		"-test-limit", "100", "-batch", "32", "-epochs", "3", "-warmup", "2", "-warmup-lr", "0.01",
+		"-warmup-until-error", "0.8", "-quiet", "-stop-after", "1"}
+	code, out, errOut := runCLI(args...)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "epoch   1/3  lr 0.01 ")
+	assert.NotContains(t, out, "epoch   2/3")
+	assert.Contains(t, out, "stopped after epoch 1 of 3: continue with trainer train -resume -out "+dir)
+
+	code, out, errOut = runCLI("train", "-resume", "-out", dir, "-quiet")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "epoch   3/3")
+	assert.NotContains(t, out, "stopped after")
+	recs, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, strings.Count(string(recs), "\n"))
 }

@@ -10,6 +10,7 @@ var TrainFlags = map[string]string{
 	"Model": "model", "Data": "data", "DataDir": "data-dir", "Val": "val", "TrainLimit": "train-limit",
 	"TestLimit": "test-limit", "Epochs": "epochs", "Batch": "batch", "EvalBatch": "eval-batch", "LR": "lr",
 	"Schedule": "schedule", "Milestones": "milestones", "Gamma": "gamma", "WarmupEpochs": "warmup",
+	"WarmupLR": "warmup-lr", "WarmupUntilErr": "warmup-until-error",
 	"Momentum": "momentum", "Nesterov": "nesterov", "WeightDecay": "wd", "NoDecay1D": "no-decay-1d", "Pad": "pad",
 	"Flip": "flip", "Normalize": "normalize", "ZeroInitResidual": "zero-init-residual", "Seed": "seed",
 	"Dtype": "dtype", "Init": "init", "Freeze": "freeze",
