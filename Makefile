@@ -7,7 +7,7 @@ OPENBLAS := $(shell printf 'int main(void){return 0;}' | cc -x c - -lopenblas -o
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 BIN     := bin/trainer
 
-.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz notebooks
+.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz notebooks k8s-test
 
 # setup installs OpenBLAS and Debian's Fashion-MNIST when they are missing and this is a Debian
 # machine run as root. Without OpenBLAS everything still works on pure Go, only slower; the
@@ -57,6 +57,12 @@ test: setup-test
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
 	$(MAKE) --no-print-directory experiments-quick
 	$(MAKE) --no-print-directory notebooks
+	$(MAKE) --no-print-directory k8s-test
+
+# The Kubernetes Jobs of experiments/deep against the Kubernetes API's types, in a module of its
+# own (experiments/deep/k8stest) so the project's module does not depend on that API.
+k8s-test:
+	cd experiments/deep/k8stest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.
 bench: build
@@ -85,6 +91,8 @@ experiments-quick:
 	$(GO) run $(TAGS) ./experiments/gradflow -quick -out $(QUICK_OUT)/gradflow -overwrite
 	$(GO) run $(TAGS) ./experiments/degradation -quick -out $(QUICK_OUT)/degradation -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -quick -out $(QUICK_OUT)/lockstep -overwrite
+	rm -rf $(QUICK_OUT)/deep
+	$(GO) run $(TAGS) ./experiments/deep -quick -out $(QUICK_OUT)/deep > /dev/null
 
 # Fuzz targets of the readers of outside bytes, as package:FuzzName (add yours to the list).
 # make fuzz runs each for FUZZTIME, one after the other (go test fuzzes one target at a time, on
@@ -131,4 +139,4 @@ vet:
 
 # Regenerate the PyTorch golden data (needs Debian's python3-torch and python3-torchvision).
 golden:
-	cd resnet/testdata && $(PYTHON) gen_golden.py && $(PYTHON) lesson_resnet.py
+	cd resnet/testdata && $(PYTHON) gen_golden.py && $(PYTHON) lesson_resnet.py && $(PYTHON) gen_golden_preact.py

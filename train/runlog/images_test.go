@@ -110,6 +110,22 @@ func TestLinesPNG(t *testing.T) {
 	}
 }
 
+// Rows of panels, points and unnamed lines: the study figures' form.
+func TestLinesGridPNG(t *testing.T) {
+	pts := Line{Name: "runs", X: []float64{0.25, 0.75}, Y: []float64{1, 2}, Points: true}
+	anon := Line{X: []float64{1, 2}, Y: []float64{2, 1}}
+	b, err := LinesGridPNG("grid", [][]Panel{{{Lines: []Line{pts}}, {Lines: []Line{anon, anon}}}, {{Lines: []Line{anon}}, {LogY: true, Lines: []Line{pts}}}}, 6*vg.Inch, 4*vg.Inch)
+	require.NoError(t, err)
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{600, 400}, [2]int{cfg.Width, cfg.Height})
+
+	_, err = LinesGridPNG("", [][]Panel{{{}, {}}, {{}}}, vg.Inch, vg.Inch)
+	assert.ErrorContains(t, err, "row 1 has 1 panels, row 0 2")
+	_, err = LinesGridPNG("", nil, vg.Inch, vg.Inch)
+	assert.ErrorContains(t, err, "no panels")
+}
+
 // The legend goes to the corner with the fewest points under it.
 func TestEmptiestCorner(t *testing.T) {
 	for _, tc := range []struct {

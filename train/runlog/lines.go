@@ -9,16 +9,19 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
-// Line is one curve of a Panel: its name in the legend, its points, its colour (an index into
-// gonum/plot's default palette, so that curves of the same net share it across panels) and
-// whether it is dashed.
+// Line is one curve of a Panel: its name in the legend (none when empty: many runs of one kind
+// share a name), its points, its colour (an index into gonum/plot's default palette, so that
+// curves of the same net share it across panels), whether it is dashed, and whether it is drawn
+// as points only (values that are not a curve, such as one per run).
 type Line struct {
 	Name   string
 	X, Y   []float64
 	Color  int
 	Dashed bool
+	Points bool
 }
 
 // Panel is one plot of LinesPNG. With LogY the y axis is logarithmic and points that are not
@@ -48,6 +51,27 @@ func LinesPNG(title string, panels []Panel, width, height vg.Length) ([]byte, er
 	return PanelsPNG(title, plots, width, height)
 }
 
+// LinesGridPNG is LinesPNG for rows of panels, all rows as long, aligned.
+func LinesGridPNG(title string, rows [][]Panel, width, height vg.Length) ([]byte, error) {
+	if len(rows) == 0 {
+		return nil, errors.New("runlog: no panels to draw")
+	}
+	grid := make([][]*plot.Plot, len(rows))
+	for r, row := range rows {
+		if len(row) != len(rows[0]) {
+			return nil, fmt.Errorf("runlog: row %d has %d panels, row 0 %d", r, len(row), len(rows[0]))
+		}
+		for _, pn := range row {
+			p, err := pn.plot()
+			if err != nil {
+				return nil, fmt.Errorf("runlog: panel %q: %w", pn.Title, err)
+			}
+			grid[r] = append(grid[r], p)
+		}
+	}
+	return gridPNG(title, grid, width, height)
+}
+
 func (pn Panel) plot() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.Title
@@ -59,6 +83,7 @@ func (pn Panel) plot() (*plot.Plot, error) {
 		p.Y.Tick.Marker = powerTicks{}
 	}
 	var all []plotter.XYs
+	named := 0
 	for _, l := range pn.Lines {
 		if len(l.X) != len(l.Y) {
 			return nil, fmt.Errorf("line %q: %d x and %d y values", l.Name, len(l.X), len(l.Y))
@@ -72,20 +97,37 @@ func (pn Panel) plot() (*plot.Plot, error) {
 		if len(xys) == 0 {
 			continue
 		}
-		ln, err := plotter.NewLine(xys)
-		if err != nil {
-			return nil, fmt.Errorf("line %q: %w", l.Name, err)
+		var th plot.Thumbnailer
+		if l.Points {
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, fmt.Errorf("line %q: %w", l.Name, err)
+			}
+			sc.Color = plotutil.Color(l.Color)
+			sc.Shape = draw.CircleGlyph{}
+			sc.Radius = vg.Points(2.5)
+			p.Add(sc)
+			th = sc
+		} else {
+			ln, err := plotter.NewLine(xys)
+			if err != nil {
+				return nil, fmt.Errorf("line %q: %w", l.Name, err)
+			}
+			ln.Color = plotutil.Color(l.Color)
+			ln.Width = vg.Points(1.8)
+			if l.Dashed {
+				ln.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+			}
+			p.Add(ln)
+			th = ln
 		}
-		ln.Color = plotutil.Color(l.Color)
-		ln.Width = vg.Points(1.8)
-		if l.Dashed {
-			ln.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		if l.Name != "" {
+			p.Legend.Add(l.Name, th)
+			named++
 		}
-		p.Add(ln)
-		p.Legend.Add(l.Name, ln)
 		all = append(all, xys)
 	}
-	p.Legend.Top, p.Legend.Left = emptiestCorner(p, all, len(all))
+	p.Legend.Top, p.Legend.Left = emptiestCorner(p, all, named)
 	return p, nil
 }
 

@@ -13,13 +13,19 @@ import (
 // (toy settings, for CI) never writes into the results committed under experiments/NAME/results*,
 // even with overwrite, since its numbers would pass for the study's.
 func CheckResultsDir(out, marker string, quick, overwrite bool) error {
+	return CheckResultsFlag("-out", out, marker, quick, overwrite)
+}
+
+// CheckResultsFlag is CheckResultsDir for a program whose results directory is set by another
+// flag than -out; flag names it in the errors.
+func CheckResultsFlag(flag, out, marker string, quick, overwrite bool) error {
 	if quick && committedResults(out) {
-		return Usagef("-out %s holds the study's committed results; a -quick run writes elsewhere (e.g. -out build/quick)", out)
+		return Usagef("%s %s holds the study's committed results; a -quick run writes elsewhere (e.g. %s build/quick)", flag, out, flag)
 	}
 	_, err := os.Stat(filepath.Join(out, marker))
 	switch {
 	case err == nil && !overwrite:
-		return Usagef("-out %s already holds results (%s); pass -overwrite to replace them, or choose another -out", out, marker)
+		return Usagef("%s %s already holds results (%s); pass -overwrite to replace them, or choose another %s", flag, out, marker, flag)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/resnet-go/resnet/train/runlog"
+)
+
+// sideStats summarises one side of a group (a model and a recipe) over its seeds.
+type sideStats struct {
+	finished, diverged int
+	trainLoss          []float64 // at the last epoch, of the runs that did not diverge
+	testErr            []float64
+	testLoss1          []float64 // eval-mode test loss after epoch 1, of every run that has it
+}
+
+// meanSD formats the mean and standard deviation of v with prec decimals.
+func meanSD(v []float64, prec int) string {
+	switch len(v) {
+	case 0:
+		return "–"
+	case 1:
+		return fmt.Sprintf("%.*f", prec, v[0])
+	}
+	m, sd := stat.MeanStdDev(v, nil)
+	return fmt.Sprintf("%.*f ± %.*f", prec, m, prec, sd)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// welch is the difference of the means of a and b with its standard error and 95% confidence
+// interval (Welch's t), or ok false with fewer than two values on a side.
+func welch(a, b []float64) (diff, se, lo, hi float64, ok bool) {
+	if len(a) < 2 || len(b) < 2 {
+		return 0, 0, 0, 0, false
+	}
+	ma, va := stat.MeanVariance(a, nil)
+	mb, vb := stat.MeanVariance(b, nil)
+	qa, qb := va/float64(len(a)), vb/float64(len(b))
+	diff, se = ma-mb, math.Sqrt(qa+qb)
+	df := (qa + qb) * (qa + qb) / (qa*qa/float64(len(a)-1) + qb*qb/float64(len(b)-1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(0.975)
+	return diff, se, diff - t*se, diff + t*se, true
+}
+
+// rankTest is the Mann–Whitney comparison of a and b, robust to the few runs that fail outright:
+// the fraction of the pairs (one value of each) in which a's is higher (ties count half), and the
+// two-sided p-value of "neither tends higher" by the normal approximation (no tie correction).
+func rankTest(a, b []float64) (above, p float64, ok bool) {
+	if len(a) < 2 || len(b) < 2 {
+		return 0, 0, false
+	}
+	var u float64
+	for _, x := range a {
+		for _, y := range b {
+			switch {
+			case x > y:
+				u++
+			case x == y:
+				u += 0.5
+			}
+		}
+	}
+	n1, n2 := float64(len(a)), float64(len(b))
+	z := (u - n1*n2/2) / math.Sqrt(n1*n2*(n1+n2+1)/12)
+	return u / (n1 * n2), 2 * distuv.UnitNormal.CDF(-math.Abs(z)), true
+}
+
+// at returns the record of an epoch, or ok false.
+func at(recs []runlog.Record, epoch int) (runlog.Record, bool) {
+	for _, r := range recs {
+		if r.Epoch == epoch {
+			return r, true
+		}
+	}
+	return runlog.Record{}, false
+}
+
+// summary is the results as Markdown: per group, each seed's numbers on each side, then the
+// sides' means and the difference of the training loss with its uncertainty.
+func summary(s Study, rs []result) string {
+	last := s.Epochs
+	if s.StopAfter > 0 {
+		last = s.StopAfter
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Study: %s × %s × seeds %s × %s\n\n", strings.Join(s.Models, ", "), strings.Join(s.Recipes, ", "),
+		seedList(s.Seeds), strings.Join(s.Sides, " and "))
+	fmt.Fprintf(&b, "%s, the first %s training and %s test images, batch %d, %d-epoch schedule (lr ÷10 at 50%% and 75%%)",
+		s.Data, countOrAll(s.TrainLimit), countOrAll(s.TestLimit), s.Batch, s.Epochs)
+	if s.StopAfter > 0 {
+		fmt.Fprintf(&b, ", its first %d epochs run", s.StopAfter)
+	}
+	b.WriteString(". Sides: go = this project, torch = its PyTorch peer (experiments/deep/peer.py), one core each.\n")
+	for _, m := range s.Models {
+		for _, rc := range s.Recipes {
+			fmt.Fprintf(&b, "\n## %s, recipe %s\n\n%s.\n\n", m, rc, recipes[rc].about)
+			stats := map[string]*sideStats{}
+			head, rule := "| seed |", "|---:|"
+			for _, side := range s.Sides {
+				stats[side] = &sideStats{}
+				head += fmt.Sprintf(" %s test loss, epoch 1 | %s train loss, epoch %d | %s test err, epoch %d |", side, side, last, side, last)
+				rule += "---:|---:|---:|"
+			}
+			b.WriteString(head + "\n" + rule + "\n")
+			for _, seed := range s.Seeds {
+				row := fmt.Sprintf("| %d |", seed)
+				for _, side := range s.Sides {
+					r := find(rs, m, rc, seed, side)
+					st := stats[side]
+					e1, ok1 := at(r.records, 1)
+					el, okl := at(r.records, last)
+					cell1, cellL, cellE := "–", "–", "–"
+					if ok1 {
+						cell1 = fmt.Sprintf("%.4g", e1.TestLoss)
+						st.testLoss1 = append(st.testLoss1, e1.TestLoss)
+					}
+					switch {
+					case r.ok && r.status.Status == "diverged":
+						st.finished++
+						st.diverged++
+						cellL, cellE = fmt.Sprintf("diverged (epoch %d)", r.status.Epochs+1), "–"
+					case r.ok && okl:
+						st.finished++
+						st.trainLoss = append(st.trainLoss, el.TrainLoss)
+						st.testErr = append(st.testErr, el.TestErr)
+						cellL, cellE = fmt.Sprintf("%.4f", el.TrainLoss), fmt.Sprintf("%.1f%%", 100*el.TestErr)
+					case !r.ok:
+						cellL = "not finished"
+					}
+					row += fmt.Sprintf(" %s | %s | %s |", cell1, cellL, cellE)
+				}
+				b.WriteString(row + "\n")
+			}
+			b.WriteString("\n| side | finished | diverged | train loss, epoch " + fmt.Sprint(last) + " (mean ± sd) | test err (mean ± sd) | median test loss, epoch 1 |\n|---|---:|---:|---:|---:|---:|\n")
+			for _, side := range s.Sides {
+				st := stats[side]
+				errs := make([]float64, len(st.testErr))
+				for i, e := range st.testErr {
+					errs[i] = 100 * e
+				}
+				fmt.Fprintf(&b, "| %s | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, meanSD(st.trainLoss, 4),
+					meanSD(errs, 1), median(st.testLoss1))
+			}
+			if g, t := stats[sideGo], stats[sideTorch]; g != nil && t != nil {
+				if d, se, lo, hi, ok := welch(g.trainLoss, t.trainLoss); ok {
+					mt := stat.Mean(t.trainLoss, nil)
+					fmt.Fprintf(&b, "\nTraining loss at epoch %d, go − torch: %+.4f (%+.1f%% of torch's mean), standard error %.4f, "+
+						"95%% interval [%+.4f, %+.4f] (Welch, %d and %d runs that did not diverge): ", last, d, 100*d/mt, se, lo, hi,
+						len(g.trainLoss), len(t.trainLoss))
+					if lo <= 0 && hi >= 0 {
+						b.WriteString("no difference shown.\n")
+					} else {
+						b.WriteString("a difference.\n")
+					}
+				}
+				if above, p, ok := rankTest(g.trainLoss, t.trainLoss); ok {
+					fmt.Fprintf(&b, "Ranks (Mann–Whitney, robust to runs that fail outright): go's loss is the higher in %.0f%% of the go–torch pairs, "+
+						"medians %.4f and %.4f, p = %.2g.\n", 100*above, median(g.trainLoss), median(t.trainLoss), p)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func find(rs []result, model, recipe string, seed int64, side string) result {
+	for _, r := range rs {
+		if r.Model == model && r.Recipe == recipe && r.Seed == seed && r.Side == side {
+			return r
+		}
+	}
+	return result{}
+}
+
+func countOrAll(n int) string {
+	if n == 0 {
+		return "all"
+	}
+	return fmt.Sprintf("%d", n)
+}
+
+func seedList(seeds []int64) string {
+	if len(seeds) > 2 && seeds[len(seeds)-1]-seeds[0] == int64(len(seeds)-1) {
+		return fmt.Sprintf("%d–%d", seeds[0], seeds[len(seeds)-1])
+	}
+	var parts []string
+	for _, s := range seeds {
+		parts = append(parts, fmt.Sprint(s))
+	}
+	return strings.Join(parts, ", ")
+}
