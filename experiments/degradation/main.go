@@ -12,13 +12,20 @@
 // Results already in -out are replaced only with -overwrite, and a -quick run never writes into
 // the committed experiments/degradation/results*.
 //
-// On a machine with several cores, nets can train in separate processes, one core each
-// (-nets plain56,plain20 -workers 1 beside -nets resnet56,resnet20 -workers 1); a last run
-// without -nets then reuses the finished runs and writes the results.
-//
 // Each net trains into <out>/runs/<model>/. A finished run there is reused and an unfinished one
 // resumed, so an interrupted experiment continues where it stopped; a run with other settings is
 // an error rather than something to overwrite.
+//
+// The nets are the experiment's tasks, so that they can train apart, one per process or per
+// machine sharing -out (give every call the same flags):
+//
+//	-list            prints the tasks, one "i<TAB>net" a line: for each depth, plain then ResNet
+//	-task i|array    trains task i alone (array: the index of a Slurm or Kubernetes array job)
+//	-gather          writes the results from the finished runs, training nothing; it fails, naming
+//	                 them and their -task, while a run is missing or unfinished
+//
+// The default call trains every net, then writes the results as -gather does. -nets
+// plain56,plain20 trains the nets named, in that order, and writes no results either.
 package main
 
 import (
@@ -54,8 +61,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && s.replot {
 		return cli.Status("degradation", replot(s.out), stderr)
 	}
+	if err == nil && s.list {
+		for i, name := range netNames(s.depths) {
+			fmt.Fprintf(stdout, "%d\t%s\n", i, name)
+		}
+		return cli.ExitOK
+	}
 	if err == nil {
-		// -nets writes no results, so only the quick-mode rule applies to it.
+		// -nets and -task write no results, so only the quick-mode rule applies to them.
 		err = cli.CheckResultsDir(s.out, summaryFile, s.quick, s.overwrite || s.nets != nil)
 	}
 	if err == nil {
@@ -80,13 +93,15 @@ type settings struct {
 	replot                bool
 	workers               int
 	nets                  []string // only these nets are trained, no results written; nil: all
+	list, gather          bool
+	task                  int // the task -task trains (its net is nets[0]), or -1
 }
 
 // parseFlags reads and checks the flags. -quick sets the settings of a seconds-long run, but a
 // flag given explicitly still wins, so a test can make the quick run smaller still.
 func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	s := settings{}
-	var depths, nets string
+	var depths, nets, task string
 	fs := cli.NewFlagSet("degradation", "go run ./experiments/degradation [flags]")
 	fs.StringVar(&s.data, "data", "fashion-mnist", "data set: "+strings.Join(train.DataSets(), ", "))
 	fs.StringVar(&s.dataDir, "data-dir", "", "directory of the data set's files (fashion-mnist default: "+data.DebianFashionMNIST+")")
@@ -104,6 +119,9 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the ops split work across (0: GOMAXPROCS)")
 	fs.BoolVar(&s.replot, "replot", false, "only redraw -out's figure from its curves.csv and summary.json (nothing else is replaced)")
 	fs.StringVar(&nets, "nets", "", "train only these comma-separated nets of the experiment (e.g. plain56,resnet56) and write no results; a later run without -nets reuses them")
+	fs.BoolVar(&s.list, "list", false, "print the tasks (one net each: i<TAB>net) and exit")
+	fs.StringVar(&task, "task", "", "train task i only (see -list) and write no results; array: the index of this process in a Slurm or Kubernetes array job")
+	fs.BoolVar(&s.gather, "gather", false, "train nothing: write the results from the finished runs in OUT/runs (every task must have finished)")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return s, err
 	}
@@ -119,6 +137,31 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	}
 	if s.nets, err = parseNets(nets, s.depths); err != nil {
 		return s, cli.UsageError{Err: err}
+	}
+	if s.task, err = cli.TaskIndex(task); err != nil {
+		return s, err
+	}
+	all := netNames(s.depths)
+	switch {
+	case s.replot && (s.list || s.gather || s.task >= 0 || s.nets != nil):
+		err = fmt.Errorf("-replot only redraws the figure; drop -list, -task, -gather and -nets")
+	case s.list && (s.gather || s.task >= 0 || s.nets != nil):
+		err = fmt.Errorf("-list trains nothing; drop -task, -gather and -nets")
+	case s.gather && (s.task >= 0 || s.nets != nil):
+		err = fmt.Errorf("-gather trains nothing; drop -task and -nets")
+	case s.task >= 0 && s.nets != nil:
+		err = fmt.Errorf("-task and -nets: choose one")
+	case s.task >= len(all):
+		if task == "array" {
+			task = fmt.Sprintf("array (task %d)", s.task)
+		}
+		err = fmt.Errorf("-task %s: the experiment has tasks 0 to %d (see -list)", task, len(all)-1)
+	}
+	if err != nil {
+		return s, cli.UsageError{Err: err}
+	}
+	if s.task >= 0 {
+		s.nets = all[s.task : s.task+1] // a task is the net -nets would train alone
 	}
 	switch {
 	case !slices.Contains(train.DataSets(), s.data):
@@ -270,7 +313,9 @@ type dataInfo struct {
 	c, h, w       int
 }
 
-// experiment trains (or reuses) every net, then writes the results into s.out.
+// experiment trains (or reuses) every net, then writes the results into s.out. With -task or -nets
+// it trains only those nets; with -gather it trains none, and every run must have finished. Both
+// the default call and -gather write the results through the same loop, from the same records.
 func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error {
 	if s.workers > 0 {
 		ops.SetWorkers(s.workers)
@@ -298,6 +343,19 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 		}
 	}
 
+	if s.task >= 0 {
+		p := plans[s.task]
+		if p.action == reuse {
+			fmt.Fprintf(stdout, "task %d %s: already finished in %s; nothing to train\n", s.task, p.model, p.dir)
+			return nil
+		}
+		fmt.Fprintf(stdout, "task %d %s: ", s.task, p.model)
+		if _, err := p.train(ctx, stdout, stderr); err != nil {
+			return fmt.Errorf("task %d %s: %w", s.task, p.model, err)
+		}
+		fmt.Fprintf(stdout, "task %d %s: finished; once every task has, -gather writes the results into %s\n", s.task, p.model, s.out)
+		return nil
+	}
 	if s.nets != nil {
 		// Only the nets asked for, in the order given; the results need all of them.
 		var some []*netPlan
@@ -313,6 +371,11 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "trained %s; run again without -nets to write the results into %s\n", strings.Join(s.nets, ", "), s.out)
 		return nil
+	}
+	if s.gather {
+		if err := finished(plans); err != nil {
+			return err
+		}
 	}
 
 	var results []netResult
@@ -337,6 +400,24 @@ func experiment(ctx context.Context, s settings, stdout, stderr io.Writer) error
 	fmt.Fprint(stdout, sum.markdown())
 	fmt.Fprintf(stdout, "\nresults in %s: %s, %s, %s, %s\n", s.out, curvesFile, summaryFile, tableFile, figureFile)
 	return nil
+}
+
+// finished reports, in one line, the nets whose runs -gather lacks and the -task that trains each.
+func finished(plans []*netPlan) error {
+	var lack []string
+	for i, p := range plans {
+		switch p.action {
+		case fresh:
+			lack = append(lack, fmt.Sprintf("%s (not started: -task %d)", p.model, i))
+		case resume:
+			lack = append(lack, fmt.Sprintf("%s (unfinished: -task %d resumes it)", p.model, i))
+		}
+	}
+	if lack == nil {
+		return nil
+	}
+	return fmt.Errorf("-gather: %d of %d runs in %s are not finished: %s", len(lack), len(plans),
+		filepath.Dir(plans[0].dir), strings.Join(lack, ", "))
 }
 
 // openData opens both splits to learn their sizes and shape, with the limits applied as the

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/resnet-go/resnet/train"
 	"github.com/stretchr/testify/assert"
@@ -25,13 +27,51 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// TestQuickExperiment runs the -quick experiment (smaller still: the machine may be busy) end to
-// end, then checks that a second run reuses it and that a run with other settings is refused.
+// quick is the -quick experiment made smaller still: the machine may be busy.
+var quick = []string{"-quick", "-train-limit", "128", "-test-limit", "100"}
+
+// whole is the quick experiment trained by one default call, shared by the tests that read it or
+// compare a split run with it: training takes most of each test's time.
+var whole struct {
+	once   sync.Once
+	dir    string
+	stdout string
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if whole.dir != "" {
+		os.RemoveAll(whole.dir)
+	}
+	os.Exit(code)
+}
+
+// wholeRun returns the directory of the shared single-process run, and its output. Tests that
+// change it work on a copy.
+func wholeRun(t *testing.T) (dir, stdout string) {
+	t.Helper()
+	whole.once.Do(func() {
+		if whole.dir, whole.err = os.MkdirTemp("", "degradation-whole-"); whole.err != nil {
+			return
+		}
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append(quick, "-out", whole.dir), &out, &errb); code != 0 {
+			whole.err = fmt.Errorf("exit status %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		}
+		whole.stdout = out.String()
+	})
+	require.NoError(t, whole.err)
+	return whole.dir, whole.stdout
+}
+
+// TestQuickExperiment runs the -quick experiment end to end, then checks that a second run reuses
+// it and that a run with other settings is refused.
 func TestQuickExperiment(t *testing.T) {
+	dir, _ := wholeRun(t)
 	out := t.TempDir()
-	args := []string{"-quick", "-train-limit", "128", "-test-limit", "100", "-out", out}
-	code, stdout, stderr := runMain(t, args...)
-	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.NoError(t, os.CopyFS(out, os.DirFS(dir)))
+	args := append(quick, "-out", out)
 
 	nets := []string{"plain8", "resnet8", "plain14", "resnet14"}
 	const epochs = 2
@@ -108,8 +148,8 @@ func TestQuickExperiment(t *testing.T) {
 	assert.Equal(t, 450, img.Bounds().Dy())
 
 	// Results are not replaced without -overwrite.
-	code, _, stderr = runMain(t, args...)
-	assert.Equal(t, 2, code)
+	code, stdout, stderr := runMain(t, args...)
+	assert.Equal(t, 2, code, stdout)
 	assert.Contains(t, stderr, "already holds results (summary.json); pass -overwrite")
 
 	// A second run with the same settings reuses the finished runs: nothing is trained and the
@@ -161,13 +201,9 @@ func TestQuickNeverTouchesCommittedResults(t *testing.T) {
 // without -nets train the other two and write the results: the curves equal those of the run that
 // trained all four in one go, since each net depends only on its settings and seed.
 func TestNets(t *testing.T) {
-	quick := []string{"-quick", "-train-limit", "128", "-test-limit", "100"}
-	whole := t.TempDir()
-	code, stdout, stderr := runMain(t, append(quick, "-out", whole)...)
-	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-
+	whole, _ := wholeRun(t)
 	split := t.TempDir()
-	code, stdout, stderr = runMain(t, append(quick, "-out", split, "-nets", "resnet14, plain8")...)
+	code, stdout, stderr := runMain(t, append(quick, "-out", split, "-nets", "resnet14, plain8")...)
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "trained resnet14, plain8; run again without -nets")
 	assert.True(t, strings.Index(stdout, "resnet14:") < strings.Index(stdout, "plain8:"), "in the order given:\n%s", stdout)
@@ -183,6 +219,101 @@ func TestNets(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(stdout, "reusing the finished run"), stdout)
 	want, got := readCurves(t, whole), readCurves(t, split)
 	assert.Equal(t, want, got)
+}
+
+// TestTasks trains the quick experiment one task per call, as an array job does, then gathers
+// it: the results are those of the single-process run (curves.csv byte for byte but for its
+// wall-time column epoch_s; summary.json's nets and claims but for wall_s, reused and run_dir).
+func TestTasks(t *testing.T) {
+	ref, _ := wholeRun(t)
+	out := t.TempDir()
+	task := func(extra ...string) (int, string, string) {
+		return runMain(t, append(append(quick, "-out", out), extra...)...)
+	}
+
+	code, stdout, stderr := runMain(t, append(quick, "-list")...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0\tplain8\n1\tresnet8\n2\tplain14\n3\tresnet14\n", stdout)
+
+	// -task array picks the task of the array job's index, and trains that net only.
+	t.Setenv("SLURM_ARRAY_TASK_ID", "2")
+	code, stdout, stderr = task("-task", "array")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "task 2 plain14: finished")
+	for net, trained := range map[string]bool{"plain8": false, "resnet8": false, "plain14": true, "resnet14": false} {
+		_, err := os.Stat(filepath.Join(out, "runs", net, train.CheckpointFile))
+		assert.Equal(t, trained, err == nil, "%s: %v", net, err)
+	}
+	for _, i := range []string{"0", "1"} {
+		code, stdout, stderr = task("-task", i)
+		require.Equal(t, 0, code, "-task %s\nstdout:\n%s\nstderr:\n%s", i, stdout, stderr)
+	}
+	_, err := os.Stat(filepath.Join(out, curvesFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "a task writes no results")
+
+	// -gather with a task missing: one line naming it and its -task, and no results.
+	code, stdout, stderr = task("-gather")
+	assert.Equal(t, 1, code, stdout)
+	assert.Equal(t, "degradation: -gather: 1 of 4 runs in "+filepath.Join(out, "runs")+" are not finished: resnet14 (not started: -task 3)\n", stderr)
+	_, err = os.Stat(filepath.Join(out, curvesFile))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	code, stdout, stderr = task("-task", "3")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+
+	// A finished task is not trained again: its run is left as it was.
+	run1 := filepath.Join(out, "runs", "resnet8")
+	before := snapshot(t, run1)
+	code, stdout, stderr = task("-task", "1")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Equal(t, "task 1 resnet8: already finished in "+run1+"; nothing to train\n", stdout)
+	assert.Equal(t, before, snapshot(t, run1))
+
+	// A task with other settings is refused before it trains: it would mix two experiments.
+	code, _, stderr = task("-task", "1", "-seed", "2")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "holds a run with other settings (seed 1 there, 2 now)")
+
+	code, stdout, stderr = task("-gather")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Equal(t, 4, strings.Count(stdout, "reusing the finished run"), stdout)
+	assert.NotContains(t, stdout, "epoch   1/")
+	assert.Equal(t, readCurves(t, ref), readCurves(t, out))
+	assert.Equal(t, summaryNumbers(t, ref), summaryNumbers(t, out))
+	for _, f := range []string{tableFile, figureFile} {
+		_, err := os.Stat(filepath.Join(out, f))
+		assert.NoError(t, err, f)
+	}
+}
+
+// snapshot is every file of dir with its size and modification time.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		info, err := e.Info()
+		require.NoError(t, err)
+		files[e.Name()] = fmt.Sprintf("%d bytes, %s", info.Size(), info.ModTime().Format(time.RFC3339Nano))
+	}
+	return files
+}
+
+// summaryNumbers reads summary.json's nets and claims without what differs between two runs of
+// the same experiment: the wall times, whether a run was reused, and where it lives.
+func summaryNumbers(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, summaryFile))
+	require.NoError(t, err)
+	var sum map[string]any
+	require.NoError(t, json.Unmarshal(raw, &sum))
+	for _, n := range sum["nets"].([]any) {
+		for _, k := range []string{"wall_s", "reused", "run_dir"} {
+			delete(n.(map[string]any), k)
+		}
+	}
+	return map[string]any{"nets": sum["nets"], "claims": sum["claims"], "settings": sum["settings"]}
 }
 
 // readCurves reads curves.csv without its wall-time column, which differs from run to run.
@@ -254,6 +385,15 @@ func TestBadFlags(t *testing.T) {
 		{"-nets", "plain57"},
 		{"-nets", "plain20,plain20"},
 		{"-depths", "8,14", "-nets", "resnet20"},
+		{"-task", "99"},
+		{"-task", "4", "-depths", "8,14"},
+		{"-task", "x"},
+		{"-task", "-1"},
+		{"-task", "0", "-nets", "plain20"},
+		{"-task", "0", "-gather"},
+		{"-gather", "-nets", "plain20"},
+		{"-list", "-task", "0"},
+		{"-replot", "-gather"},
 		{"-no-such-flag"},
 		{"stray"},
 	} {
@@ -267,6 +407,14 @@ func TestBadFlags(t *testing.T) {
 	assert.Contains(t, stderr, "21 is not a CIFAR depth 6n+2")
 	_, _, stderr = runMain(t, "-nets", "plain57")
 	assert.Contains(t, stderr, `"plain57" is not a net of this experiment (plain20, resnet20, plain56, resnet56)`)
+	_, _, stderr = runMain(t, "-task", "99")
+	assert.Equal(t, "degradation: -task 99: the experiment has tasks 0 to 3 (see -list)\n", stderr)
+	_, _, stderr = runMain(t, "-task", "x")
+	assert.Equal(t, "degradation: -task \"x\": want a task number (see -list) or array\n", stderr)
+	t.Setenv("SLURM_ARRAY_TASK_ID", "7")
+	code, _, stderr := runMain(t, "-task", "array")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "degradation: -task array (task 7): the experiment has tasks 0 to 3 (see -list)\n", stderr)
 }
 
 func TestMissingData(t *testing.T) {

@@ -14,12 +14,27 @@
 //
 // Results already in -out are replaced only with -overwrite, and a -quick run never writes
 // into the committed experiments/gradflow/results.
+//
+// Each net is a task, measured into OUT/tasks/MODEL.json (written whole or not at all) and never
+// measured again: an interrupted study continues where it stopped. The first call records the
+// settings in OUT/settings.json, and a call with other settings is refused rather than mixing
+// nets measured otherwise. The tasks can run apart, one per process or per machine sharing -out
+// (give every call the same flags):
+//
+//	-list            prints the tasks, one "i<TAB>net" a line: for each depth, plain then ResNet
+//	-task i|array    measures task i alone (array: the index of a Slurm or Kubernetes array job)
+//	-gather          writes the results from the task files, measuring nothing; it fails, naming
+//	                 them and their -task, while a task is missing
+//
+// The default call measures every task that is missing, then gathers, as -gather does.
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +62,9 @@ type settings struct {
 	replot    bool
 	quick     bool
 	overwrite bool
+	list      bool
+	gather    bool
+	task      int // the task -task measures, or -1
 }
 
 func parseFlags(args []string, stdout io.Writer) (settings, error) {
@@ -54,6 +72,9 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	s := settings{}
 	depths := fs.String("depths", "20,56,110", "depths 6n+2 of the CIFAR-style nets")
 	replot := fs.Bool("replot", false, "only redraw the figures from -out's gradflow.csv and settings.json")
+	taskFlag := fs.String("task", "", "measure task i only (see -list) into OUT/tasks; array: the index of this process in a Slurm or Kubernetes array job")
+	fs.BoolVar(&s.list, "list", false, "print the tasks (one net each: i<TAB>net) and exit")
+	fs.BoolVar(&s.gather, "gather", false, "measure nothing: write the results from the task files in OUT/tasks (every task must be there)")
 	quick := fs.Bool("quick", false, "a few seconds on synthetic data: depths 8,14, 5 steps, batch 16 (for CI)")
 	fs.StringVar(&s.Data, "data", "fashion-mnist", "data set (see trainer train -data)")
 	fs.StringVar(&s.DataDir, "data-dir", "", "directory of the data set's files")
@@ -64,7 +85,7 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.Float64Var(&s.WD, "wd", 1e-4, "weight decay (the paper's)")
 	fs.Int64Var(&s.Seed, "seed", 1, "seed of the weights, the fixed batch's draw and the training order")
 	fs.StringVar(&s.Out, "out", filepath.Join("runs", "gradflow"), "output directory (the committed results: -out experiments/gradflow/results -overwrite)")
-	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out")
+	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out (its measured tasks are reused either way)")
 	fs.IntVar(&s.Workers, "workers", 0, "goroutines the ops use (0: GOMAXPROCS)")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return s, err
@@ -82,7 +103,28 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 		if err != nil {
 			return s, cli.Usagef("-depths %q: %q is not a depth 6n+2 ≥ 8", *depths, d)
 		}
+		if slices.Contains(s.Depths, n) { // its two tasks would be one file
+			return s, cli.Usagef("-depths %q: %d is given twice", *depths, n)
+		}
 		s.Depths = append(s.Depths, n)
+	}
+	var err error
+	if s.task, err = cli.TaskIndex(*taskFlag); err != nil {
+		return s, err
+	}
+	switch {
+	case s.replot && (s.list || s.gather || s.task >= 0):
+		return s, cli.Usagef("-replot only redraws the figures; drop -list, -task and -gather")
+	case s.list && (s.gather || s.task >= 0):
+		return s, cli.Usagef("-list measures nothing; drop -task and -gather")
+	case s.gather && s.task >= 0:
+		return s, cli.Usagef("-gather and -task: choose one")
+	case s.task >= 2*len(s.Depths):
+		label := *taskFlag
+		if label == "array" {
+			label = fmt.Sprintf("array (task %d)", s.task)
+		}
+		return s, cli.Usagef("-task %s: the study has tasks 0 to %d (see -list)", label, 2*len(s.Depths)-1)
 	}
 	switch {
 	case s.Steps < 1:
@@ -107,8 +149,29 @@ func run(args []string, stdout io.Writer) error {
 	if s.replot { // redraws the figures of -out from its own numbers: nothing else is replaced
 		return replot(s.Out)
 	}
-	if err := cli.CheckResultsDir(s.Out, "gradflow.csv", s.quick, s.overwrite); err != nil {
+	ts := s.tasks()
+	if s.list {
+		for _, t := range ts {
+			fmt.Fprintf(stdout, "%d\t%s\n", t.Index, t.Model)
+		}
+		return nil
+	}
+	// A task writes no results, so only the quick-mode rule applies to it.
+	if err := cli.CheckResultsDir(s.Out, "gradflow.csv", s.quick, s.overwrite || s.task >= 0); err != nil {
 		return err
 	}
-	return experiment(s, stdout)
+	// -gather records nothing: with wrong flags it would make the study's own tasks refused.
+	if err := checkSettings(s, !s.gather); err != nil {
+		return err
+	}
+	switch {
+	case s.task >= 0:
+		return runTasks(s, ts[s.task:s.task+1], stdout)
+	case !s.gather:
+		// One code path: the default call writes every task file, then gathers them.
+		if err := runTasks(s, ts, stdout); err != nil {
+			return err
+		}
+	}
+	return gather(s, stdout)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"time"
 
@@ -38,49 +37,53 @@ type netResult struct {
 	Diverged int
 }
 
-func experiment(s settings, stdout io.Writer) error {
+// bench is what every net is measured with: the training set, its channel statistics and the
+// fixed batch. It is the same in every process for the same settings, so a net measured alone
+// (-task) gives the numbers it gives among the others.
+type bench struct {
+	trainSet  *data.Images
+	mean, std []float64
+	fixed     *data.Batch
+}
+
+// newBench opens the training set and draws the fixed batch.
+func newBench(s settings, stdout io.Writer) (*bench, error) {
 	if s.Workers > 0 {
 		ops.SetWorkers(s.Workers)
 	}
 	trainSet, err := data.Open(s.Data, s.DataDir, "train")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if trainSet.Len() < 2*s.Batch {
-		return fmt.Errorf("%s has %d training images; -batch %d needs at least twice that", s.Data, trainSet.Len(), s.Batch)
+		return nil, fmt.Errorf("%s has %d training images; -batch %d needs at least twice that", s.Data, trainSet.Len(), s.Batch)
 	}
 	mean, std := data.ChannelStats(trainSet)
 	fixed, err := fixedBatch(trainSet, s, mean, std)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.Out, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(stdout, "gradflow on %s: depths %v, %d steps of batch %d, lr %g, blas %s, workers %d\n",
 		s.Data, s.Depths, s.Steps, s.Batch, s.LR, ops.BLAS(), ops.Workers())
-	var results []netResult
-	for _, d := range s.Depths {
-		for _, plain := range []bool{true, false} {
-			model := fmt.Sprintf("resnet%d", d)
-			if plain {
-				model = fmt.Sprintf("plain%d", d)
-			}
-			start := time.Now()
-			res, err := measureNet(model, trainSet, fixed, mean, std, s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", model, err)
-			}
-			res.Depth, res.Plain, res.Seconds = d, plain, time.Since(start).Seconds()
-			results = append(results, res)
-			r := ratio(res, "init")
-			t := ratio(res, "trained")
-			fmt.Fprintf(stdout, "%-10s ‖∂L/∂x‖ first/last block: %10.3g at init, %10.3g after %d steps (loss %.3f → %.3f)  %.0f s\n",
-				model, r, t, s.Steps, res.Losses[0], res.Losses[len(res.Losses)-1], res.Seconds)
-		}
+	return &bench{trainSet: trainSet, mean: mean, std: std, fixed: fixed}, nil
+}
+
+// measure measures the net of task t.
+func (b *bench) measure(s settings, t task, stdout io.Writer) (netResult, error) {
+	start := time.Now()
+	res, err := measureNet(t.Model, b.trainSet, b.fixed, b.mean, b.std, s)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", t.Model, err)
 	}
-	machine := fmt.Sprintf("%d CPUs, %s/%s, blas %s, %d workers", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, ops.BLAS(), ops.Workers())
-	return writeResults(s, results, machine)
+	res.Depth, res.Plain, res.Seconds = t.Depth, t.Plain, time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "%-10s ‖∂L/∂x‖ first/last block: %10.3g at init, %10.3g after %d steps (loss %.3f → %.3f)  %.0f s\n",
+		t.Model, ratio(res, "init"), ratio(res, "trained"), s.Steps, res.Losses[0], res.Losses[len(res.Losses)-1], res.Seconds)
+	return res, nil
+}
+
+// machine describes where a net was measured, for summary.md and settings.json.
+func machine() string {
+	return fmt.Sprintf("%d CPUs, %s/%s, blas %s, %d workers", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, ops.BLAS(), ops.Workers())
 }
 
 // fixedBatch is the first batch of a seeded shuffle of the training set, normalised and without
