@@ -7,7 +7,7 @@ OPENBLAS := $(shell printf 'int main(void){return 0;}' | cc -x c - -lopenblas -o
 TAGS    := $(if $(OPENBLAS),-tags openblas,)
 BIN     := bin/trainer
 
-.PHONY: setup setup-test build run test bench fmt vet golden experiments experiments-quick fuzz notebooks k8s-test
+.PHONY: setup setup-test build run test mpi-test bench fmt vet golden experiments experiments-quick fuzz notebooks k8s-test
 
 # setup installs OpenBLAS and Debian's Fashion-MNIST when they are missing and this is a Debian
 # machine run as root. Without OpenBLAS everything still works on pure Go, only slower; the
@@ -55,6 +55,7 @@ test: setup-test
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags purego ./graph/ops/
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
+	@if [ -n "$(MPI)" ]; then $(MAKE) --no-print-directory mpi-test; fi
 	$(MAKE) --no-print-directory experiments-quick
 	$(MAKE) --no-print-directory notebooks
 	$(MAKE) --no-print-directory k8s-test
@@ -63,6 +64,16 @@ test: setup-test
 # own (experiments/deep/k8stest) so the project's module does not depend on that API.
 k8s-test:
 	cd experiments/deep/k8stest && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Data-parallel training over MPI (build tag mpi; Debian libopenmpi-dev and openmpi-bin): the
+# all-reduce of train/dist over 3 ranks, and the trainer under mpirun -np 2 (same weights as one
+# process accumulating 2 micro-batches; a rank killed mid-run). make test runs it when Open MPI
+# is installed.
+MPI := $(shell command -v mpirun >/dev/null && pkg-config --exists ompi-c 2>/dev/null && echo yes)
+mpi-test:
+	$(GO) vet -tags mpi ./train/... ./cmd/trainer/
+	$(GO) test -count=1 -tags mpi ./train/dist/
+	$(GO) test -count=1 -tags mpi -run '^TestMPI' ./cmd/trainer/
 
 # Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.
 bench: build

@@ -18,6 +18,7 @@ import (
 	"github.com/resnet-go/resnet/graph"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train/data"
+	"github.com/resnet-go/resnet/train/dist"
 	"github.com/resnet-go/resnet/train/rundir"
 	"github.com/resnet-go/resnet/train/runlog"
 )
@@ -46,6 +47,15 @@ type Options struct {
 	// StopAfter > 0 ends this call after that epoch of the run, checkpointed as usual, so that
 	// Resume continues it: the first epochs of a longer schedule, or a long run in parts.
 	StopAfter int
+	// Comm, with more than one rank, makes this process one of a group that trains the run
+	// together, data-parallel (see parallel.go): rank 0 alone writes Dir, the others only read
+	// it. Every rank calls Run (or Prepare and Train) with the same Config, Dir and Accumulate.
+	// nil: this process alone.
+	Comm dist.Comm
+	// Accumulate > 1 splits each rank's part of every batch into that many micro-batches, each
+	// with its own BatchNorm batch statistics, and averages their gradients before one SGD step:
+	// one process computing what Accumulate ranks would. 0 or 1: whole parts.
+	Accumulate int
 }
 
 // Observer watches a run from inside the training loop.
@@ -110,16 +120,37 @@ type Session struct {
 
 // Prepare does all of a run's checks and set-up, so that bad settings, missing data or an
 // incompatible checkpoint are reported before any training starts.
+//
+// In a distributed run every rank returns the same verdict: an error on one fails them all, and
+// rank 0 writes nothing into the run directory unless every rank is ready.
 func Prepare(cfg Config, o Options) (*Session, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	var r *run
+	err := cfg.Validate()
+	if err == nil {
+		r, err = newRun(cfg, o)
 	}
-	r, err := newRun(cfg, o)
+	group := o.Comm != nil && o.Comm.Size() > 1
+	if group {
+		err = agreeStart(o.Comm, r, err)
+	}
+	if err == nil {
+		err = r.openDir()
+		if group { // rank 0's writes
+			_, err = agree(o.Comm, err, nil, 0)
+		}
+	}
 	if err != nil {
+		if r != nil {
+			r.lock.Abandon() // before close releases it
+			r.close()
+		}
 		return nil, err
 	}
 	return &Session{r: r}, nil
 }
+
+// Sharding says how the session splits each batch over ranks and micro-batches.
+func (s *Session) Sharding() Sharding { return s.r.shard }
 
 // Describe says what the session will train on, in one line.
 func (s *Session) Describe() string {
@@ -170,17 +201,38 @@ type run struct {
 	initNote            string       // what Config.Init loaded, for Describe
 	bestVal             float64      // the lowest validation error so far (BestFile holds it)
 	epochSecs           []float64    // wall time of the epochs run by this process, for the run's ETA
+
+	comm    dist.Comm // dist.Single when Options.Comm is nil
+	lead    bool      // rank 0: evaluates, and owns and writes the run directory
+	shard   Sharding
+	flat32  []float32       // the gradients of a step, in one all-reduce (with several ranks,
+	flat64  []float64       // one of the two, by dtype)
+	records []runlog.Record // on the ranks other than 0, which have no log: this call's epochs
 }
 
 func newRun(cfg Config, o Options) (_ *run, err error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("train: no run directory (Options.Dir)")
 	}
-	r := &run{cfg: cfg, o: o}
-	// Own the directory before reading or writing anything in it: a second process gets an
-	// error instead of mixing its files with this run's.
-	if r.lock, err = rundir.Acquire(o.Dir); err != nil {
+	r := &run{cfg: cfg, o: o, comm: o.Comm}
+	if r.comm == nil {
+		r.comm = dist.Single{}
+	}
+	r.lead = r.comm.Rank() == 0
+	if r.shard, err = sharding(cfg.Batch, r.comm.Size(), o.Accumulate); err != nil {
 		return nil, err
+	}
+	if r.shard.Parts() > 1 && (o.ProbeEvery > 0 || o.Observer != nil) {
+		// They read a whole batch's block-input gradients and responses out of one graph.
+		return nil, fmt.Errorf("train: Options.ProbeEvery and Options.Observer need whole batches: %s", r.shard)
+	}
+	// Rank 0 owns the directory before reading or writing anything in it: a second process gets
+	// an error instead of mixing its files with this run's. The other ranks of a group only
+	// read it (to resume), after rank 0 locked it.
+	if r.lead {
+		if r.lock, err = rundir.Acquire(o.Dir); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -197,7 +249,7 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		if !reflect.DeepEqual(ck.State.Config, cfg) {
 			return nil, fmt.Errorf("resuming %s: the run's configuration differs from the checkpoint's (%s)", o.Dir, DiffConfig(ck.State.Config, cfg))
 		}
-	} else if _, statErr := os.Stat(ckptPath); statErr == nil {
+	} else if _, statErr := os.Stat(ckptPath); statErr == nil && r.lead {
 		return nil, fmt.Errorf("%s already holds a run (%s): continue it with -resume or choose another -out", o.Dir, ckptPath)
 	}
 
@@ -249,8 +301,17 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		return nil, fmt.Errorf("%s: the test images are %d×%d×%d of %d classes, the training images %d×%d×%d of %d",
 			cfg.Data, tc, th, tw, test.Classes(), c, h, w, trainSet.Classes())
 	}
-	if r.tr, err = NewTrainer(r.spec, r.params, graph.Config{ZeroInitResidual: cfg.ZeroInitResidual, Probe: o.ProbeEvery > 0}, cfg.Batch, h, w, r.opt); err != nil {
+	if r.tr, err = NewTrainer(r.spec, r.params, graph.Config{ZeroInitResidual: cfg.ZeroInitResidual, Probe: o.ProbeEvery > 0}, r.shard.MicroBatch, h, w, r.opt); err != nil {
 		return nil, err
+	}
+	if r.comm.Size() > 1 {
+		n := r.params.Count()
+		if dt == tensor.Float32 {
+			r.flat32 = make([]float32, n)
+		} else {
+			r.flat64 = make([]float64, n)
+		}
+		r.shard.ReduceBytes = n*int(dt.Size()) + statsLen*8
 	}
 	if ck != nil {
 		if err := ck.Restore(r.params, r.opt); err != nil {
@@ -274,8 +335,10 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	if val != nil {
 		evalBatch = min(evalBatch, val.Len())
 	}
-	if r.ev, err = NewEvaluator(r.spec, r.params, evalBatch, h, w); err != nil {
-		return nil, err
+	if r.lead {
+		if r.ev, err = NewEvaluator(r.spec, r.params, evalBatch, h, w); err != nil {
+			return nil, err
+		}
 	}
 	evalCfg := data.LoaderConfig{Batch: evalBatch, Mean: st.Mean, Std: st.Std, Dtype: dt}
 	if r.testL, err = data.NewLoader(test, evalCfg); err != nil {
@@ -294,23 +357,6 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 	}
 	if r.state.WarmupEnd > 0 {
 		r.sched = r.sched.EndWarmup(r.state.WarmupEnd)
-	}
-	if ck == nil {
-		if err := writeConfig(filepath.Join(o.Dir, ConfigFile), cfg); err != nil {
-			return nil, err
-		}
-	}
-	if r.log, err = runlog.Open(o.Dir, st.Epoch); err != nil {
-		return nil, err
-	}
-	if err := checkRecords(r.log.Records(), st.Epoch); err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", o.Dir, err)
-	}
-	r.bestVal = math.Inf(1)
-	for _, rec := range r.log.Records() {
-		if rec.ValErr < r.bestVal {
-			r.bestVal = rec.ValErr
-		}
 	}
 	if o.ProbeEvery > 0 {
 		r.probe = &GradientProbe{Every: o.ProbeEvery}
@@ -331,6 +377,32 @@ func newRun(cfg Config, o Options) (_ *run, err error) {
 		r.observers = append(r.observers, o.Observer)
 	}
 	return r, nil
+}
+
+// openDir writes the settings of a new run and opens the metrics log, on rank 0; newRun only
+// reads, so that a group can refuse a run before rank 0 writes anything.
+func (r *run) openDir() (err error) {
+	r.bestVal = math.Inf(1)
+	if !r.lead {
+		return nil
+	}
+	if !r.o.Resume {
+		if err := writeConfig(filepath.Join(r.o.Dir, ConfigFile), r.cfg); err != nil {
+			return err
+		}
+	}
+	if r.log, err = runlog.Open(r.o.Dir, r.state.Epoch); err != nil {
+		return err
+	}
+	if err := checkRecords(r.log.Records(), r.state.Epoch); err != nil {
+		return fmt.Errorf("resuming %s: %w", r.o.Dir, err)
+	}
+	for _, rec := range r.log.Records() {
+		if rec.ValErr < r.bestVal {
+			r.bestVal = rec.ValErr
+		}
+	}
+	return nil
 }
 
 // loadData opens the training and test sets and holds out the validation set.
@@ -386,70 +458,94 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		trainSec := time.Since(epochStart).Seconds()
 		rec.TrainLoss, rec.TrainErr, rec.ImgPerSec = loss, errRate, float64(n)/trainSec
 		rec.Step, rec.LR = st.Step, r.sched.At(st.Step-1)
-		if r.valL != nil {
-			m, err := r.evaluate(r.valL, fmt.Sprintf("epoch %d/%d validation", epoch, cfg.Epochs))
-			if err != nil {
-				return nil, fmt.Errorf("validation: %w", err)
-			}
-			rec.ValLoss, rec.ValErr = m.Loss, m.Err
+		if r.lead {
+			err = r.finishEpoch(&rec, epochStart, segmentStart, wallBefore)
 		}
-		m, err := r.evaluate(r.testL, fmt.Sprintf("epoch %d/%d test", epoch, cfg.Epochs))
+		if r.comm.Size() > 1 {
+			err = r.agreeEpoch(epoch, &rec, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("test: %w", err)
-		}
-		rec.TestLoss, rec.TestErr = m.Loss, m.Err
-		// Weights that give NaN in evaluation are not a state to resume from: neither the record
-		// nor the checkpoint of this epoch is written.
-		for _, l := range []struct {
-			set  string
-			loss float64
-		}{{"validation", rec.ValLoss}, {"test", rec.TestLoss}} {
-			if l.set == "validation" && r.valL == nil {
-				continue
-			}
-			if diverged(l.loss, 0) {
-				err := fmt.Errorf("epoch %d (lr %g): %w: %s loss %g", epoch, rec.LR, ErrDiverged, l.set, l.loss)
-				if st.Epoch > 0 {
-					return nil, fmt.Errorf("%w (the checkpoint of epoch %d is kept: %s)", err, st.Epoch, ckptPath)
-				}
-				return nil, err
-			}
-		}
-		rec.EpochSec = time.Since(epochStart).Seconds()
-		rec.WallSec = wallBefore + time.Since(segmentStart).Seconds()
-
-		st.Epoch, st.WallSec = epoch, rec.WallSec
-		if err := r.log.Write(rec); err != nil {
 			return nil, err
 		}
-		if r.probe != nil {
-			if err := WriteProbeCSV(filepath.Join(r.o.Dir, ProbeFile), r.probe.Rows); err != nil {
-				return nil, err
-			}
-		}
-		// The best epoch is saved before the last: a crash between the two repeats this epoch on
-		// resume, which recomputes the same weights bit for bit.
-		if r.valL != nil && rec.ValErr < r.bestVal {
-			if err := SaveCheckpoint(filepath.Join(r.o.Dir, BestFile), *st, r.params, r.opt); err != nil {
-				return nil, err
-			}
-			r.bestVal = rec.ValErr
-		}
-		if err := SaveCheckpoint(ckptPath, *st, r.params, r.opt); err != nil {
-			return nil, err
+		if !r.lead {
+			rec.EpochSec = time.Since(epochStart).Seconds()
+			rec.WallSec = wallBefore + time.Since(segmentStart).Seconds()
+			st.Epoch, st.WallSec = epoch, rec.WallSec
+			r.records = append(r.records, rec)
 		}
 		r.epochSecs = append(r.epochSecs, rec.EpochSec)
-		title := fmt.Sprintf("%s on %s", r.spec.Name, cfg.Data)
-		if err := runlog.PlotCurves(r.log.Records(), filepath.Join(r.o.Dir, CurvesFile), title); err != nil {
-			return nil, err
-		}
 		r.printEpoch(rec)
 	}
-	res := &Result{Records: r.log.Records(), Spec: r.spec, Params: r.params, WarmupEnd: st.WarmupEnd}
+	res := &Result{Records: r.records, Spec: r.spec, Params: r.params, WarmupEnd: st.WarmupEnd}
+	if r.log != nil {
+		res.Records = r.log.Records()
+	}
 	if r.probe != nil {
 		res.Probe = r.probe.Rows
 	}
 	return res, nil
+}
+
+// finishEpoch evaluates the epoch of rec on the validation and test sets and, unless the
+// evaluation diverged, writes its record, probe rows, checkpoints and curves.
+func (r *run) finishEpoch(rec *runlog.Record, epochStart, segmentStart time.Time, wallBefore float64) error {
+	cfg, st := r.cfg, &r.state
+	epoch := rec.Epoch
+	ckptPath := filepath.Join(r.o.Dir, CheckpointFile)
+	if r.valL != nil {
+		m, err := r.evaluate(r.valL, fmt.Sprintf("epoch %d/%d validation", epoch, cfg.Epochs))
+		if err != nil {
+			return fmt.Errorf("validation: %w", err)
+		}
+		rec.ValLoss, rec.ValErr = m.Loss, m.Err
+	}
+	m, err := r.evaluate(r.testL, fmt.Sprintf("epoch %d/%d test", epoch, cfg.Epochs))
+	if err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	rec.TestLoss, rec.TestErr = m.Loss, m.Err
+	// Weights that give NaN in evaluation are not a state to resume from: neither the record
+	// nor the checkpoint of this epoch is written.
+	for _, l := range []struct {
+		set  string
+		loss float64
+	}{{"validation", rec.ValLoss}, {"test", rec.TestLoss}} {
+		if l.set == "validation" && r.valL == nil {
+			continue
+		}
+		if diverged(l.loss, 0) {
+			err := fmt.Errorf("epoch %d (lr %g): %w: %s loss %g", epoch, rec.LR, ErrDiverged, l.set, l.loss)
+			if st.Epoch > 0 {
+				return fmt.Errorf("%w (the checkpoint of epoch %d is kept: %s)", err, st.Epoch, ckptPath)
+			}
+			return err
+		}
+	}
+	rec.EpochSec = time.Since(epochStart).Seconds()
+	rec.WallSec = wallBefore + time.Since(segmentStart).Seconds()
+
+	st.Epoch, st.WallSec = epoch, rec.WallSec
+	if err := r.log.Write(*rec); err != nil {
+		return err
+	}
+	if r.probe != nil {
+		if err := WriteProbeCSV(filepath.Join(r.o.Dir, ProbeFile), r.probe.Rows); err != nil {
+			return err
+		}
+	}
+	// The best epoch is saved before the last: a crash between the two repeats this epoch on
+	// resume, which recomputes the same weights bit for bit.
+	if r.valL != nil && rec.ValErr < r.bestVal {
+		if err := SaveCheckpoint(filepath.Join(r.o.Dir, BestFile), *st, r.params, r.opt); err != nil {
+			return err
+		}
+		r.bestVal = rec.ValErr
+	}
+	if err := SaveCheckpoint(ckptPath, *st, r.params, r.opt); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s on %s", r.spec.Name, cfg.Data)
+	return runlog.PlotCurves(r.log.Records(), filepath.Join(r.o.Dir, CurvesFile), title)
 }
 
 // evaluate is Evaluate with a progress line on Options.Status that vanishes when done: the
@@ -483,19 +579,24 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 	var sum float64
 	var wrong, batches int
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
-		if err := ctx.Err(); err != nil {
+		// A group stops together, after the all-reduce of a step (see step).
+		if err := ctx.Err(); err != nil && r.comm.Size() == 1 {
 			return 0, 0, 0, fmt.Errorf("stopped in epoch %d: %w", epoch, err)
 		}
 		st := &r.state
 		lr := r.sched.At(st.Step)
 		r.opt.SetLR(lr)
-		l, err := r.tr.Compute(b.X, b.Labels)
+		l, w, err := r.step(ctx, b)
+		if errors.Is(err, context.Canceled) {
+			return 0, 0, 0, r.together(fmt.Errorf("stopped in epoch %d: %w", epoch, err))
+		}
 		if err != nil {
 			return 0, 0, 0, err
 		}
 		// A diverged loss is never applied: the weights in memory stay those of the last step.
+		// In a group every rank sees the same loss and stops here.
 		if diverged(l, MaxLoss) {
-			return 0, 0, 0, fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower Config.LR or add Config.WarmupEpochs", epoch, st.Step+1, lr, ErrDiverged, l)
+			return 0, 0, 0, r.together(fmt.Errorf("epoch %d, step %d (lr %g): %w (%g); lower Config.LR or add Config.WarmupEpochs", epoch, st.Step+1, lr, ErrDiverged, l))
 		}
 		for _, o := range r.observers {
 			if err := o.Observe(r.tr, epoch, st.Step+1, b); err != nil {
@@ -507,7 +608,6 @@ func (r *run) trainEpoch(ctx context.Context, epoch int) (loss, errRate float64,
 		}
 		st.Step++
 		sum += l
-		w := b.N - correct(r.tr.Logits(), b.Labels, b.N)
 		wrong += w
 		n += b.N
 		r.watchWarmup(float64(w) / float64(b.N))

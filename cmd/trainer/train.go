@@ -17,17 +17,20 @@ import (
 	"github.com/resnet-go/resnet/graph/ops"
 	"github.com/resnet-go/resnet/resnet"
 	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/train/dist"
 )
 
 // runFlags are the flags of `trainer train` that are not part of train.Config.
 type runFlags struct {
-	config    string
-	out       string
-	resume    bool
-	workers   int
-	quiet     bool
-	probe     int
-	stopAfter int
+	config     string
+	out        string
+	resume     bool
+	workers    int
+	quiet      bool
+	probe      int
+	stopAfter  int
+	dist       string
+	accumulate int
 }
 
 // registerConfig binds every setting of c to a flag whose default is c's current value, so
@@ -72,6 +75,8 @@ func (r *runFlags) register(fs *cli.FlagSet) {
 	fs.BoolVar(&r.quiet, "quiet", r.quiet, "no progress display")
 	fs.IntVar(&r.probe, "probe", r.probe, "every n steps, record per-layer gradient norms and BN response std in probe.csv (0: off)")
 	fs.IntVar(&r.stopAfter, "stop-after", r.stopAfter, "stop after this epoch of the run, checkpointed; -resume continues it (0: run all -epochs)")
+	fs.StringVar(&r.dist, "dist", r.dist, "data-parallel training over processes: none, or mpi (under mpirun -np N; -batch is the global batch, split over the ranks)")
+	fs.IntVar(&r.accumulate, "accumulate", r.accumulate, "split each rank's part of a batch into this many micro-batches and average their gradients (the work of N ranks in one process)")
 }
 
 // floatList is a comma-separated flag of numbers.
@@ -158,6 +163,16 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	if rf.stopAfter < 0 {
 		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-stop-after %d: want 0 (all epochs) or an epoch of the run", rf.stopAfter)}
 	}
+	if rf.accumulate < 0 {
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-accumulate %d: want 1 (whole batches) or more micro-batches", rf.accumulate)}
+	}
+	if rf.dist != "" && rf.dist != "none" && rf.dist != "mpi" {
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-dist %s: want none or mpi", rf.dist)}
+	}
+	if rf.probe > 0 && (rf.accumulate > 1 || rf.dist == "mpi") {
+		// The probe reads a whole batch's gradients and responses out of one graph.
+		return cfg, rf, cli.UsageError{Err: fmt.Errorf("-probe needs whole batches: drop -accumulate and -dist")}
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, rf, cli.UsageError{Err: cli.Flagged(err)}
 	}
@@ -190,18 +205,27 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	return cli.Flagged(trainRun(args, stdout, stderr))
 }
 
-func trainRun(args []string, stdout, stderr io.Writer) error {
+func trainRun(args []string, stdout, stderr io.Writer) (err error) {
 	cfg, rf, err := trainConfig(args, stdout)
 	if err != nil {
 		return err
+	}
+	comm, err := dist.Open(rf.dist)
+	if err != nil {
+		return fmt.Errorf("-dist %s: %w", rf.dist, err)
+	}
+	defer func() { err = leaveGroup(comm, err, stderr) }()
+	if comm.Rank() > 0 {
+		stdout = io.Discard // rank 0 speaks for the group
 	}
 	if rf.workers > 0 {
 		ops.SetWorkers(rf.workers)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout, ProbeEvery: rf.probe, StopAfter: rf.stopAfter}
-	if !rf.quiet {
+	o := train.Options{Dir: rf.out, Resume: rf.resume, Out: stdout, ProbeEvery: rf.probe, StopAfter: rf.stopAfter,
+		Comm: comm, Accumulate: rf.accumulate}
+	if !rf.quiet && comm.Rank() == 0 {
 		o.Status = stderr
 	}
 	s, err := train.Prepare(cfg, o)
@@ -216,6 +240,9 @@ func trainRun(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s %s\n", verb, s.Describe())
 	fmt.Fprintf(stdout, "batch %d, lr %g (%s), momentum %g, weight decay %g, blas %s, workers %d; run directory %s\n",
 		cfg.Batch, cfg.LR, cfg.Schedule, cfg.Momentum, cfg.WeightDecay, ops.BLAS(), ops.Workers(), rf.out)
+	if sh := s.Sharding(); sh.Parts() > 1 {
+		fmt.Fprintln(stdout, sh)
+	}
 	res, err := s.Train(ctx)
 	if err != nil {
 		return err
@@ -230,4 +257,21 @@ func trainRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "stopped after epoch %d of %d: continue with trainer train -resume -out %s\n", f.Epoch, cfg.Epochs, rf.out)
 	}
 	return nil
+}
+
+// leaveGroup leaves the group of a run whose outcome on this rank is err. An error every rank
+// returned together lets each leave normally; one of this rank's alone would leave the others
+// waiting for it in their next all-reduce, so it ends the whole job.
+func leaveGroup(comm dist.Comm, err error, stderr io.Writer) error {
+	if err != nil && comm.Size() > 1 {
+		err = fmt.Errorf("rank %d of %d: %w", comm.Rank(), comm.Size(), err)
+		if !train.Collective(err) {
+			fmt.Fprintf(stderr, "trainer train: %v; ending every rank\n", err)
+			comm.Abort(cli.ExitFailure)
+		}
+	}
+	if cerr := comm.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
