@@ -57,6 +57,7 @@ test: setup-test
 	@if [ -n "$(OPENBLAS)" ]; then $(GO) vet -tags openblas ./... && $(GO) test -count=1 -tags openblas ./graph/ops/ ./cmd/trainer/; fi
 	@if [ -n "$(MPI)" ]; then $(MAKE) --no-print-directory mpi-test; fi
 	$(MAKE) --no-print-directory experiments-quick
+	$(MAKE) --no-print-directory slurm-test
 	$(MAKE) --no-print-directory notebooks
 	$(MAKE) --no-print-directory k8s-test
 
@@ -104,6 +105,20 @@ experiments-quick:
 	$(GO) run $(TAGS) ./experiments/lockstep -quick -out $(QUICK_OUT)/lockstep -overwrite
 	rm -rf $(QUICK_OUT)/deep
 	$(GO) run $(TAGS) ./experiments/deep -quick -out $(QUICK_OUT)/deep > /dev/null
+
+# The deep study's Slurm scripts (experiments/cluster/slurm) on a real Slurm: the test starts a
+# one-node Slurm on this machine (local-slurm.sh, in a temporary directory), runs the quick study
+# as an array job and gathers it, compares the results with the study run by one process, and
+# stops the daemons. It needs Debian's slurm-wlm and munge (installed here when missing, as root)
+# and takes about a minute on two cores.
+.PHONY: slurm-test
+slurm-test:
+	@if { ! command -v slurmctld || ! command -v munged; } >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing slurm-wlm munge"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; \
+	fi
+	$(GO) vet -tags slurm ./experiments/cluster/slurm/
+	$(GO) test -tags slurm -count=1 -timeout 6m ./experiments/cluster/slurm/
 
 # Fuzz targets of the readers of outside bytes, as package:FuzzName (add yours to the list).
 # make fuzz runs each for FUZZTIME, one after the other (go test fuzzes one target at a time, on

@@ -60,9 +60,9 @@ func study(ctx context.Context, s Study, o options, explicit bool, stdout io.Wri
 			return err
 		}
 	}
-	// A task or a gathering never defines a study by default values: a scheduler's job that
+	// A task, a gathering or a listing never defines a study by default values: a scheduler's job that
 	// lost its flags would otherwise start another grid.
-	create := explicit || o.task < 0 && !o.gather
+	create := explicit || o.task < 0 && !o.gather && !o.list
 	if o.kube.dir != "" { // the study is made on the cluster's volume, not here
 		if rec, err := openStudy(o.out, s, explicit, false); err == nil {
 			s = rec

@@ -70,7 +70,7 @@ func TestStudyProcessesAndSingleTasksAgree(t *testing.T) {
 		require.True(t, ok, n)
 		assert.Equal(t, Status{Status: "done", Epochs: 2}, st, n)
 	}
-	assert.Contains(t, stdout, "| go | 2 | 0 |")
+	assert.Contains(t, stdout, "| go | 2 | 0 | ")
 	assert.Contains(t, stdout, "| torch | 2 | 0 |")
 	assert.Contains(t, stdout, "Training loss at epoch 2, go − torch: ")
 	whole := readRecords(t, filepath.Join(out, "results", recordsFile))
@@ -111,6 +111,9 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"-out", out, "-seeds", "1-3"}, 2, "records another study; drop the grid flags to continue it"},
+		{[]string{"-out", t.TempDir(), "-list"}, 2, "holds no study (study.json): create it with its grid flags and -list, or give them here"},
+		{[]string{"-out", t.TempDir(), "-task", "0"}, 2, "holds no study"},
+		{[]string{"-out", t.TempDir(), "-gather"}, 2, "holds no study"},
 		{[]string{"-out", out, "-task", "9"}, 2, "-task 9: the study has tasks 0 to 3"},
 		{[]string{"-out", out, "-task", "0", "-gather"}, 2, "-gather and -task: choose one"},
 		{[]string{"-out", t.TempDir(), "-recipes", "fast"}, 2, `unknown recipe "fast": want base, paper, warmup3, zeroinit`},

@@ -12,9 +12,14 @@ import (
 	"github.com/resnet-go/resnet/train/runlog"
 )
 
+// stuckErr is the training error at the last epoch from which a run counts as stuck: 10 classes
+// give 90% by chance, and a run that learns is far below it after an epoch.
+const stuckErr = 0.8
+
 // sideStats summarises one side of a group (a model and a recipe) over its seeds.
 type sideStats struct {
 	finished, diverged int
+	stuck              int       // runs that did not diverge but end near chance (training error ≥ stuckErr)
 	trainLoss          []float64 // at the last epoch, of the runs that did not diverge
 	testErr            []float64
 	testLoss1          []float64 // eval-mode test loss after epoch 1, of every run that has it
@@ -139,6 +144,9 @@ func summary(s Study, rs []result) string {
 					case r.ok && okl:
 						st.finished++
 						st.trainLoss = append(st.trainLoss, el.TrainLoss)
+						if el.TrainErr >= stuckErr {
+							st.stuck++
+						}
 						st.testErr = append(st.testErr, el.TestErr)
 						cellL, cellE = fmt.Sprintf("%.4f", el.TrainLoss), fmt.Sprintf("%.1f%%", 100*el.TestErr)
 					case !r.ok:
@@ -148,14 +156,14 @@ func summary(s Study, rs []result) string {
 				}
 				b.WriteString(row + "\n")
 			}
-			b.WriteString("\n| side | finished | diverged | train loss, epoch " + fmt.Sprint(last) + " (mean ± sd) | test err (mean ± sd) | median test loss, epoch 1 |\n|---|---:|---:|---:|---:|---:|\n")
+			fmt.Fprintf(&b, "\n| side | finished | diverged | stuck (train err ≥ %.0f%%) | train loss, epoch %d (mean ± sd) | test err (mean ± sd) | median test loss, epoch 1 |\n|---|---:|---:|---:|---:|---:|---:|\n", 100*stuckErr, last)
 			for _, side := range s.Sides {
 				st := stats[side]
 				errs := make([]float64, len(st.testErr))
 				for i, e := range st.testErr {
 					errs[i] = 100 * e
 				}
-				fmt.Fprintf(&b, "| %s | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, meanSD(st.trainLoss, 4),
+				fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, st.stuck, meanSD(st.trainLoss, 4),
 					meanSD(errs, 1), median(st.testLoss1))
 			}
 			if g, t := stats[sideGo], stats[sideTorch]; g != nil && t != nil {
