@@ -82,7 +82,7 @@ bench: build
 	./$(BIN) compare
 
 # The experiments of experiments/README.md with the settings of their committed results (about
-# three hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
+# six hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
 # reduced version of each that runs in seconds (part of make test, so the scripts never rot).
 # The full degradation study trains its nets in two processes, one core each, then a last call
 # reuses the four runs and writes the results.
@@ -97,6 +97,9 @@ experiments: setup-test
 	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32 -out experiments/lockstep/results -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float64 -steps64 100 -out experiments/lockstep/results -overwrite
+	$(GO) build $(TAGS) -o bin/deep ./experiments/deep
+	bin/deep -models resnet56 -recipes base -seeds 1-20 -epochs 8 -stop-after 2 -out runs/deep/seeds -results experiments/deep/results-seeds -overwrite
+	bin/deep -models resnet56 -recipes base,paper,warmup3,zeroinit -seeds 1-2 -epochs 8 -out runs/deep/recipes56 -results experiments/deep/results-recipes56 -overwrite
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:

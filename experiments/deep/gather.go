@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,7 +66,8 @@ func writeRecords(rs []result, w io.Writer) error {
 	return cw.Error()
 }
 
-// gather writes the results of the finished tasks into dir.
+// gather writes the results of the finished tasks into dir: records.csv (every epoch of every
+// task), study.json (the grid), summary.md and study.png.
 func gather(s Study, out, dir string, stdout io.Writer) error {
 	rs, err := collect(s, out)
 	if err != nil {
@@ -75,6 +77,11 @@ func gather(s Study, out, dir string, stdout io.Writer) error {
 		return err
 	}
 	if err := runlog.WriteAtomic(filepath.Join(dir, recordsFile), func(w io.Writer) error { return writeRecords(rs, w) }); err != nil {
+		return err
+	}
+	// The grid beside its results, so that they say what ran without the runs' directory.
+	js, _ := json.MarshalIndent(s, "", "  ")
+	if err := runlog.WriteFileAtomic(filepath.Join(dir, studyFile), append(js, '\n')); err != nil {
 		return err
 	}
 	last := s.Epochs
