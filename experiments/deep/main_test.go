@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/train/runlog"
 )
 
 // TestMain lets the test binary stand in for the program when the study starts its tasks as
@@ -193,4 +194,27 @@ print(json.dumps([s.at(i) for i in range(s.total)]))`, c.cfg, c.endAfter, c.endA
 			require.InDelta(t, s.At(i), lr, 1e-15, "%s: step %d", c.cfg, i)
 		}
 	}
+}
+
+// The table over groups counts setbacks and diverged runs and averages what the others reached.
+func TestCompareTable(t *testing.T) {
+	s := Study{Models: []string{"resnet8"}, Recipes: []string{"base", "paper"}, Seeds: []int64{1, 2}, Sides: []string{sideGo}, Epochs: 3}
+	rec := func(epoch int, trainLoss, testLoss, trainErr, testErr float64) runlog.Record {
+		r := runlog.NewRecord(epoch, epoch*10)
+		r.TrainLoss, r.TestLoss, r.TrainErr, r.TestErr = trainLoss, testLoss, trainErr, testErr
+		return r
+	}
+	done := Status{Status: "done", Epochs: 3}
+	rs := []result{
+		{Task: Task{Model: "resnet8", Recipe: "base", Seed: 1, Side: sideGo}, ok: true, status: done,
+			records: []runlog.Record{rec(1, 2, 5, 0.5, 0.5), rec(2, 2.5, 1, 0.4, 0.4), rec(3, 1, 1, 0.2, 0.3)}},
+		{Task: Task{Model: "resnet8", Recipe: "base", Seed: 2, Side: sideGo}, ok: true, status: done,
+			records: []runlog.Record{rec(1, 2, 7, 0.5, 0.5), rec(2, 1.5, 1, 0.4, 0.4), rec(3, 2, 1, 0.4, 0.5)}},
+		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 1, Side: sideGo}, ok: true, status: Status{Status: "diverged", Epochs: 1},
+			records: []runlog.Record{rec(1, 2, 9, 0.5, 0.5)}},
+		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 2, Side: sideGo}}, // not finished
+	}
+	got := compare(s, rs, 3)
+	assert.Contains(t, got, "| resnet8 | base | go | 2 (0) | 6 | 2 | 1.5000 | 30.0% | 40.0% |")
+	assert.Contains(t, got, "| resnet8 | paper | go | 1 (1) | 9 | 0 | – | – | – |")
 }

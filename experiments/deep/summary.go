@@ -185,6 +185,58 @@ func summary(s Study, rs []result) string {
 			}
 		}
 	}
+	if len(s.Models)*len(s.Recipes) > 1 {
+		b.WriteString(compare(s, rs, last))
+	}
+	return b.String()
+}
+
+// compare is one table over the groups: how each recipe trains each model on each side, with the
+// signs of instability (a wild eval-mode loss after the first epoch, an epoch whose mean training
+// loss is above the one before it) beside the final errors.
+func compare(s Study, rs []result, last int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## All groups\n\nMeans over the seeds that did not diverge (runs: finished, diverged in brackets); setbacks: "+
+		"epochs whose mean training loss rose over the epoch before, summed over the runs.\n\n")
+	b.WriteString("| model | recipe | side | runs | test loss after epoch 1 (median) | setbacks | train loss, epoch " + fmt.Sprint(last) +
+		" | train err | test err |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, m := range s.Models {
+		for _, rc := range s.Recipes {
+			for _, side := range s.Sides {
+				var n, div, setbacks int
+				var loss1, tl, te, ee []float64
+				for _, r := range rs {
+					if r.Model != m || r.Recipe != rc || r.Side != side || !r.ok {
+						continue
+					}
+					n++
+					if e1, ok := at(r.records, 1); ok {
+						loss1 = append(loss1, e1.TestLoss)
+					}
+					for i := 1; i < len(r.records); i++ {
+						if r.records[i].TrainLoss > r.records[i-1].TrainLoss {
+							setbacks++
+						}
+					}
+					if r.status.Status == "diverged" {
+						div++
+						continue
+					}
+					if el, ok := at(r.records, last); ok {
+						tl, te, ee = append(tl, el.TrainLoss), append(te, 100*el.TrainErr), append(ee, 100*el.TestErr)
+					}
+				}
+				mean := func(v []float64, prec int, unit string) string {
+					if len(v) == 0 {
+						return "–"
+					}
+					return fmt.Sprintf("%.*f%s", prec, stat.Mean(v, nil), unit)
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), setbacks,
+					mean(tl, 4, ""), mean(te, 1, "%"), mean(ee, 1, "%"))
+			}
+		}
+	}
 	return b.String()
 }
 
