@@ -10,9 +10,11 @@
 // resumable run per task; the PyTorch ones hold the same metrics.jsonl), OUT/logs, and the
 // results (-results, default OUT/results). The grid's tasks can run in one call (-jobs processes
 // at a time, one core each), or one per call (-task i, as a scheduler's array job does; -list
-// shows them), and -gather then writes the results from whatever has finished. A finished task is
-// never run again, an interrupted one continues from its last epoch, and a call with other grid
-// settings than the directory's is refused.
+// shows them; -task array takes the index Slurm or Kubernetes gives the process), and -gather
+// then writes the results from whatever has finished. A finished task is never run again, an
+// interrupted one continues from its last epoch, and a call with other grid settings than the
+// directory's is refused. -kubernetes writes the Indexed Job that runs the tasks on a cluster and
+// the Job that gathers them; experiments/cluster/slurm holds the Slurm batch scripts.
 package main
 
 import (
