@@ -215,6 +215,6 @@ func TestCompareTable(t *testing.T) {
 		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 2, Side: sideGo}}, // not finished
 	}
 	got := compare(s, rs, 3)
-	assert.Contains(t, got, "| resnet8 | base | go | 2 (0) | 6 | 2 | 1.5000 | 30.0% | 40.0% |")
-	assert.Contains(t, got, "| resnet8 | paper | go | 1 (1) | 9 | 0 | – | – | – |")
+	assert.Contains(t, got, "| resnet8 | base | go | 2 (0) | 6 | 7 | 2 | 1.5000 | 30.0% | 40.0% |")
+	assert.Contains(t, got, "| resnet8 | paper | go | 1 (1) | 9 | 9 | 0 | – | – | – |")
 }

@@ -198,13 +198,14 @@ func compare(s Study, rs []result, last int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## All groups\n\nMeans over the seeds that did not diverge (runs: finished, diverged in brackets); setbacks: "+
 		"epochs whose mean training loss rose over the epoch before, summed over the runs.\n\n")
-	b.WriteString("| model | recipe | side | runs | test loss after epoch 1 (median) | setbacks | train loss, epoch " + fmt.Sprint(last) +
-		" | train err | test err |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| model | recipe | side | runs | test loss after epoch 1 (median) | largest test loss, any epoch | setbacks | train loss, epoch " + fmt.Sprint(last) +
+		" | train err | test err |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, m := range s.Models {
 		for _, rc := range s.Recipes {
 			for _, side := range s.Sides {
 				var n, div, setbacks int
 				var loss1, tl, te, ee []float64
+				worst := math.NaN()
 				for _, r := range rs {
 					if r.Model != m || r.Recipe != rc || r.Side != side || !r.ok {
 						continue
@@ -213,9 +214,12 @@ func compare(s Study, rs []result, last int) string {
 					if e1, ok := at(r.records, 1); ok {
 						loss1 = append(loss1, e1.TestLoss)
 					}
-					for i := 1; i < len(r.records); i++ {
-						if r.records[i].TrainLoss > r.records[i-1].TrainLoss {
+					for i, rec := range r.records {
+						if i > 0 && rec.TrainLoss > r.records[i-1].TrainLoss {
 							setbacks++
+						}
+						if !(rec.TestLoss <= worst) { // NaN worst: the first
+							worst = rec.TestLoss
 						}
 					}
 					if r.status.Status == "diverged" {
@@ -232,7 +236,7 @@ func compare(s Study, rs []result, last int) string {
 					}
 					return fmt.Sprintf("%.*f%s", prec, stat.Mean(v, nil), unit)
 				}
-				fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), setbacks,
+				fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), worst, setbacks,
 					mean(tl, 4, ""), mean(te, 1, "%"), mean(ee, 1, "%"))
 			}
 		}
