@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -147,10 +146,10 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 	// Built-in defaults that depend on other settings; a -config file or a checkpoint already
 	// holds its own values.
 	if !rf.resume && rf.config == "" {
-		if !given(fs, "warmup") {
+		if !fs.Given("warmup") {
 			cfg.WarmupEpochs = defaultWarmup(cfg.Epochs)
 		}
-		if !given(fs, "flip") && cfg.Data == "mnist" {
+		if !fs.Given("flip") && cfg.Data == "mnist" {
 			cfg.Flip = false // a mirrored digit is another glyph, or none
 		}
 	}
@@ -185,13 +184,6 @@ func trainConfig(args []string, stdout io.Writer) (train.Config, runFlags, error
 		rf.out = filepath.Join("runs", fmt.Sprintf("%s-%s-%s", cfg.Model, cfg.Data, time.Now().Format("20060102-150405")))
 	}
 	return cfg, rf, nil
-}
-
-// given reports whether the flag called name was set on the command line.
-func given(fs *cli.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // defaultWarmup scales the built-in warm-up (1 epoch of the 15-epoch default run) with the run's

@@ -20,7 +20,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -142,7 +141,7 @@ func parseFlags(args []string, stdout io.Writer) (Study, options, bool, error) {
 	}
 	explicit := false
 	for _, f := range []string{"models", "recipes", "seeds", "sides", "data", "data-dir", "train-limit", "test-limit", "batch", "epochs", "stop-after", "quick"} {
-		explicit = explicit || given(fs, f)
+		explicit = explicit || fs.Given(f)
 	}
 	s.Models, s.Recipes, s.Sides = list(models), list(recipeList), list(sides)
 	var err error
@@ -169,12 +168,6 @@ func parseFlags(args []string, stdout io.Writer) (Study, options, bool, error) {
 		o.results = filepath.Join(o.out, "results")
 	}
 	return s, o, explicit, nil
-}
-
-func given(fs *cli.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 func list(s string) []string {

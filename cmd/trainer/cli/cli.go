@@ -53,6 +53,14 @@ func NewFlagSet(name, usage string) *FlagSet {
 	return &FlagSet{FlagSet: fs, usage: usage}
 }
 
+// Given reports whether the flag called name was set on the command line, as opposed to keeping
+// its default.
+func (fs *FlagSet) Given(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // Parse parses args with flags anywhere among the positional arguments, which it returns. With
 // -h or -help it prints the usage and the flags to stdout and returns flag.ErrHelp; any other
 // problem is a UsageError.
