@@ -22,6 +22,7 @@ import (
 type golden struct {
 	Mode        string               `json:"mode"` // "train" (or absent) or "eval"
 	InputShape  []int                `json:"input_shape"`
+	InputPhase  *float64             `json:"input_phase"` // of the input sin(0.37·j + phase); 0.5 when absent
 	OutputShape []int                `json:"output_shape"`
 	Loss        float64              `json:"loss"`
 	Output      []float64            `json:"output"`
@@ -140,8 +141,12 @@ func TestPyTorchParity(t *testing.T) {
 			require.Equal(t, tensor.Shape(want.OutputShape), y.Shape())
 			fill(p)
 			n := x.Shape().TotalSize()
+			phase := 0.5
+			if want.InputPhase != nil {
+				phase = *want.InputPhase
+			}
 			require.NoError(t, G.Let(x, tensor.New(tensor.WithShape(want.InputShape...),
-				tensor.WithBacking(sequence(n, func(j int) float64 { return math.Sin(0.37*float64(j) + 0.5) })))))
+				tensor.WithBacking(sequence(n, func(j int) float64 { return math.Sin(0.37*float64(j) + phase) })))))
 
 			m := y.Shape().TotalSize()
 			flat := G.Must(G.Reshape(y, tensor.Shape{m}))

@@ -213,6 +213,7 @@ func (op *convOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 			return nil, err
 		}
 	}
+	defer op.scr.release()
 	if op.dt == tensor.Float32 {
 		convForward(op.geom, &op.scr, dataOf[float32](x), dataOf[float32](w), biasOf[float32](bias), dataOf[float32](out))
 	} else {
@@ -326,6 +327,7 @@ func (op *convGradOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer op.scr.release()
 	switch {
 	case op.dw && op.dt == tensor.Float32:
 		convBackwardFilter(op.geom, &op.scr, dataOf[float32](a), dataOf[float32](dy), dataOf[float32](out))

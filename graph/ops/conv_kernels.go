@@ -1,6 +1,9 @@
 package ops
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // Layout of the column matrix: for one image, col is K x OH·OW with K = KH·KW·C, and its rows
 // are ordered (u, v, c): row (u·KW+v)·C + c holds x̃[c, i·SH+u-PH, j·SW+v-PW] at column i·OW+j.
@@ -9,56 +12,137 @@ import "unsafe"
 // (u,v) instead of one per (c,u,v) row. The filters are permuted to match:
 // wp[o, (u·KW+v)·C + c] = w[o, c, u, v].
 
-// scratch keeps buffers of an op between runs (an op never runs concurrently with itself):
-// per-worker buffers, and a few single buffers in numbered slots.
+// scratch holds an op's buffers: a few single buffers in numbered slots, kept between runs
+// (an op never runs concurrently with itself), and per-worker work buffers borrowed from the
+// shared arena for one run (see release).
 type scratch struct {
-	f32 [][]float32
-	f64 [][]float64
-	aux []*scratch
+	slots32 [][]float32
+	slots64 [][]float64
+	lent32  [][]float32 // borrowed for this run
+	lent64  [][]float64
+	impl    *implicit // the implicit-GEMM layout of the op's geometry, once computed
+}
+
+// implicitPath returns the implicit-GEMM layout of g when the convolution takes that path (T is
+// float32 and g a geometry of the path), nil otherwise.
+func implicitPath[T float](s *scratch, g convGeom) *implicit {
+	if !isF32[T]() {
+		return nil
+	}
+	if s.impl == nil || s.impl.g != g {
+		s.impl = implicitFor(g)
+		if s.impl == nil {
+			return nil
+		}
+	}
+	return s.impl
 }
 
 // scratch slots
 const (
-	slotPermuted = iota // permuted filters
+	slotPermuted = iota // permuted (or packed) filters
 	slotFlipped         // flipped, transposed filters of the input gradient
 	slotSum             // summed filter gradient before un-permuting
 )
 
-func growBufs[E any](b [][]E, n, size int) [][]E {
-	for len(b) < n {
-		b = append(b, nil)
-	}
-	for i := 0; i < n; i++ {
-		if len(b[i]) < size {
-			b[i] = make([]E, size)
+// arena lends work buffers (im2col matrices, padded copies) to the convolutions for one run.
+// The ops of a graph run one after the other, so they share a few buffers of the largest size
+// any of them needs, where each op keeping its own held them all at once (hundreds of MB for a
+// ResNet-50). Safe for concurrent use: machines running in parallel borrow different buffers.
+type arena[E any] struct {
+	mu   sync.Mutex
+	free [][]E
+}
+
+var (
+	arena32 arena[float32]
+	arena64 arena[float64]
+)
+
+// get returns a buffer of size elements (contents unspecified): the smallest free one that is
+// large enough, or a new one, which replaces the largest free one (too small) so that the
+// arena holds no more buffers than were ever lent at once.
+func (a *arena[E]) get(size int) []E {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	best, largest := -1, -1
+	for i, b := range a.free {
+		if cap(b) >= size && (best < 0 || cap(b) < cap(a.free[best])) {
+			best = i
+		}
+		if largest < 0 || cap(b) > cap(a.free[largest]) {
+			largest = i
 		}
 	}
-	return b
+	if best < 0 {
+		if largest >= 0 {
+			a.free = append(a.free[:largest], a.free[largest+1:]...)
+		}
+		return make([]E, size)
+	}
+	b := a.free[best]
+	a.free = append(a.free[:best], a.free[best+1:]...)
+	return b[:size]
 }
 
-// buffers returns n per-worker buffers of exactly size elements each (contents unspecified).
+func (a *arena[E]) put(b []E) {
+	a.mu.Lock()
+	a.free = append(a.free, b)
+	a.mu.Unlock()
+}
+
+// buffers returns n per-worker buffers of exactly size elements each (contents unspecified),
+// borrowed from the arena until s.release.
 func buffers[T float](s *scratch, n, size int) [][]T {
-	var all [][]T
 	if isF32[T]() {
-		s.f32 = growBufs(s.f32, n, size)
-		all = *(*[][]T)(unsafe.Pointer(&s.f32))
-	} else {
-		s.f64 = growBufs(s.f64, n, size)
-		all = *(*[][]T)(unsafe.Pointer(&s.f64))
+		first := len(s.lent32)
+		for i := 0; i < n; i++ {
+			s.lent32 = append(s.lent32, arena32.get(size))
+		}
+		all := s.lent32[first:]
+		return *(*[][]T)(unsafe.Pointer(&all))
 	}
-	out := all[:n:n]
-	for i := range out {
-		out[i] = out[i][:size:size]
+	first := len(s.lent64)
+	for i := 0; i < n; i++ {
+		s.lent64 = append(s.lent64, arena64.get(size))
 	}
-	return out
+	all := s.lent64[first:]
+	return *(*[][]T)(unsafe.Pointer(&all))
 }
 
-// slot returns the buffer in the given slot, of size elements (contents unspecified).
-func slot[T float](s *scratch, i, size int) []T {
-	for len(s.aux) <= i {
-		s.aux = append(s.aux, &scratch{})
+// release returns the buffers borrowed in this run to the arena.
+func (s *scratch) release() {
+	for i, b := range s.lent32 {
+		arena32.put(b)
+		s.lent32[i] = nil
 	}
-	return buffers[T](s.aux[i], 1, size)[0]
+	for i, b := range s.lent64 {
+		arena64.put(b)
+		s.lent64[i] = nil
+	}
+	s.lent32, s.lent64 = s.lent32[:0], s.lent64[:0]
+}
+
+// slot returns the op's own buffer in the given slot, of size elements (contents unspecified).
+func slot[T float](s *scratch, i, size int) []T {
+	if isF32[T]() {
+		for len(s.slots32) <= i {
+			s.slots32 = append(s.slots32, nil)
+		}
+		if cap(s.slots32[i]) < size {
+			s.slots32[i] = make([]float32, size)
+		}
+		b := s.slots32[i][:size]
+		return *(*[]T)(unsafe.Pointer(&b))
+	}
+	for len(s.slots64) <= i {
+		s.slots64 = append(s.slots64, nil)
+	}
+	if cap(s.slots64[i]) < size {
+		s.slots64[i] = make([]float64, size)
+	}
+	b := s.slots64[i][:size]
+	return *(*[]T)(unsafe.Pointer(&b))
 }
 
 // ceilDiv returns ceil(a/b) for b > 0 and any a.
@@ -272,6 +356,10 @@ func permuted[T float](g convGeom, s *scratch, w []T) []T {
 // convForward computes y_b = Wp·col(x_b) for every image b, plus bias[o] on every plane o when
 // bias is not nil.
 func convForward[T float](g convGeom, s *scratch, x, w, bias, y []T) {
+	if m := implicitPath[T](s, g); m != nil {
+		convForwardImplicit(m, s, f32s(x), f32s(w), f32s(bias), f32s(y))
+		return
+	}
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
 	direct := g.direct()
 	wp := permuted(g, s, w)
@@ -406,6 +494,10 @@ func convBackwardData[T float](g convGeom, s *scratch, w, dy, dx []T) {
 
 // convBackwardFilter computes dW = Σ_b dY_b·col(x_b)ᵀ (in column-matrix order, then un-permuted).
 func convBackwardFilter[T float](g convGeom, s *scratch, x, dy, dw []T) {
+	if m := implicitPath[T](s, g); m != nil {
+		convBackwardFilterImplicit(m, s, f32s(x), f32s(dy), f32s(dw))
+		return
+	}
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
 	direct := g.direct()
 	one := g.KH*g.KW == 1 // column order = filter order

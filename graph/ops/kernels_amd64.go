@@ -32,3 +32,23 @@ func relu32(a, y []float32) { vec32.ReLU(a, y) }
 func addRelu32(a, b, y []float32) { vec32.AddReLU(a, b, y) }
 
 func reluMask32(y, dy, dx []float32) { vec32.ReLUMask(y, dy, dx) }
+
+// implicitConv is whether float32 stride-1 convolutions take the implicit-GEMM path
+// (conv_implicit.go): its micro-kernels need AVX2 and FMA.
+var implicitConv = vec32.HasAVX2FMA
+
+func convTile4x24(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
+	if implicitGo || !vec32.HasAVX2FMA { // tests only
+		convTile4x24Go(k, a, b, bi, off, c, ldc)
+		return
+	}
+	vec32.ConvTile4x24(k, &a[0], &b[bi], &off[0], &c[0], ldc)
+}
+
+func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
+	if implicitGo || !vec32.HasAVX2FMA {
+		dotTile4x3Go(n, dy, ldy, x, xi, off, acc)
+		return
+	}
+	vec32.DotTile4x3(n, &dy[0], ldy, &x[xi], off, acc)
+}

@@ -27,3 +27,15 @@ func relu32(a, y []float32) { reluKernelGo(a, nil, y) }
 func addRelu32(a, b, y []float32) { reluKernelGo(a, b, y) }
 
 func reluMask32(y, dy, dx []float32) { reluMask32Go(y, dy, dx) }
+
+// implicitConv is false: the implicit-GEMM path (conv_implicit.go) is for the assembly
+// micro-kernels; tests force it with the Go definitions.
+var implicitConv = false
+
+func convTile4x24(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
+	convTile4x24Go(k, a, b, bi, off, c, ldc)
+}
+
+func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
+	dotTile4x3Go(n, dy, ldy, x, xi, off, acc)
+}

@@ -1,0 +1,399 @@
+package ops
+
+// The implicit-GEMM path of the float32 convolutions whose kernel is odd with half its size as
+// padding (3x3 pad 1, 1x1 pad 0, 7x7 pad 3, ...), at any stride: the forward pass, the filter
+// gradient, and for stride 1 the input gradient (the forward pass of the transposed convolution),
+// without an im2col matrix.
+//
+// A group of consecutive images is copied once per channel into a padded layout where every
+// shifted read of the kernel is a contiguous run. With stride 1 a channel's plane is the image;
+// with stride s it is split into the s x s phase planes x[c, s·i+p, s·j+q] (the phases the kernel
+// reaches), each OH x OW, so that a tap again reads a plane shifted by a whole number of rows and
+// columns. A plane is stored as rows of OW values followed by padC zeros (a row's right padding is
+// the next row's left padding), with padR zero rows before the first image and after each image
+// (an image's bottom padding is the next one's top padding). The output at (b, i, j) then sits at
+// the grid position q = (padR + b·(OH+padR) + i)·Wp + j (Wp = OW+padC), and kernel tap (c, u, v)
+// reads its plane at q + di·Wp + dj: a matrix product whose second factor's rows are the same
+// buffer at K fixed offsets. The grid's junk positions (the padding columns and rows) are
+// computed and dropped. The micro-kernels of package vec32 (AVX2 and FMA) do the arithmetic at
+// close to the CPU's peak, where im2col copied every input KH·KW times and BLAS packed it once
+// more. Compared with im2col and BLAS the sums are the same terms in another order, each product
+// fused with its addition.
+
+// implicitPixels is about how many output positions a group holds: small planes (8x8) are
+// grouped so that each kernel call runs long, large ones (32x32 and up) go one image at a time.
+const implicitPixels = 1024
+
+// chunkFloats bounds the part of a group's input that one pass of the forward tiles reads
+// (about 96 KB, within the L2 cache), for large planes.
+const chunkFloats = 24 << 10
+
+const (
+	tileRows = 4  // output channels per forward tile (and per filter-gradient tile)
+	tileCols = 24 // grid positions per forward tile
+	tileTaps = 3  // kernel taps per filter-gradient tile
+)
+
+// implicitGo makes the implicit path run the Go definitions of its micro-kernels (tests set it,
+// together with implicitConv, to test the path on any CPU and the assembly against Go).
+var implicitGo bool
+
+// implicit is the padded layout of one convolution geometry.
+type implicit struct {
+	g          convGeom
+	group      int      // images per group
+	phases     [][2]int // the phases (p, q) a tap reads, in plane order
+	padR, padC int      // zero rows between images, zero columns between rows
+	wp         int      // row length OW+padC
+	lead       int      // zeros before the first row, for the first row's left padding
+	q0         int      // grid position of the first output (the first image's first row)
+	n          int      // grid positions computed for a full group: a multiple of tileCols
+	chanLen    int      // buffer length per plane
+	off        []int    // per tap (c, u, v) in filter order, then repeats of tap 0 up to a multiple of tileTaps
+	o4         int      // output channels rounded up to tileRows
+	chunk      int      // grid positions per pass of the forward tiles: a multiple of tileCols
+}
+
+// floorDiv and floorMod divide rounding towards minus infinity (b > 0).
+func floorDiv(a, b int) int { return (a - floorMod(a, b)) / b }
+func floorMod(a, b int) int { return ((a % b) + b) % b }
+
+// implicitFor returns the layout of g, or nil when g does not take the implicit path.
+func implicitFor(g convGeom) *implicit {
+	if !implicitConv || g.KH != 2*g.PH+1 || g.KW != 2*g.PW+1 {
+		return nil
+	}
+	// The taps' phases and shifts: row u reads phase floorMod(u-PH, SH), shifted by
+	// floorDiv(u-PH, SH) rows; the same for columns.
+	var usedP, usedQ []bool = make([]bool, g.SH), make([]bool, g.SW)
+	m := &implicit{g: g}
+	for u := 0; u < g.KH; u++ {
+		usedP[floorMod(u-g.PH, g.SH)] = true
+		m.padR = max(m.padR, abs(floorDiv(u-g.PH, g.SH)))
+	}
+	for v := 0; v < g.KW; v++ {
+		usedQ[floorMod(v-g.PW, g.SW)] = true
+		m.padC = max(m.padC, abs(floorDiv(v-g.PW, g.SW)))
+	}
+	slot := make([][]int, g.SH)
+	for p := range usedP {
+		slot[p] = make([]int, g.SW)
+		for q := range usedQ {
+			if usedP[p] && usedQ[q] {
+				slot[p][q] = len(m.phases)
+				m.phases = append(m.phases, [2]int{p, q})
+			}
+		}
+	}
+	m.wp, m.lead = g.OW+m.padC, m.padC
+	m.group = max(1, min(g.B, ceilDiv(implicitPixels, g.OH*g.OW)))
+	m.q0 = m.padR * m.wp
+	m.n = m.gridLen(m.group)
+	m.chanLen = m.lead + m.q0 + m.n + m.padR*m.wp + m.padC
+	K := g.K()
+	m.off = make([]int, ceilDiv(K, tileTaps)*tileTaps)
+	for c := 0; c < g.C; c++ {
+		for u := 0; u < g.KH; u++ {
+			for v := 0; v < g.KW; v++ {
+				pl := c*len(m.phases) + slot[floorMod(u-g.PH, g.SH)][floorMod(v-g.PW, g.SW)]
+				m.off[(c*g.KH+u)*g.KW+v] = pl*m.chanLen + floorDiv(u-g.PH, g.SH)*m.wp + floorDiv(v-g.PW, g.SW)
+			}
+		}
+	}
+	for i := K; i < len(m.off); i++ {
+		m.off[i] = m.off[0]
+	}
+	m.o4 = ceilDiv(g.O, tileRows) * tileRows
+	planes := g.C * len(m.phases)
+	m.chunk = max(tileCols, (chunkFloats/planes-2*m.q0)/tileCols*tileCols)
+	return m
+}
+
+func abs(a int) int { return max(a, -a) }
+
+// gridLen is the number of grid positions computed for a group of cnt images, from q0 to just
+// past the last output, rounded up to whole tiles.
+func (m *implicit) gridLen(cnt int) int {
+	g := m.g
+	span := ((cnt-1)*(g.OH+m.padR) + g.OH) * m.wp
+	return ceilDiv(span, tileCols) * tileCols
+}
+
+func (m *implicit) groups() int { return ceilDiv(m.g.B, m.group) }
+
+// fillInput writes the planes of channels [c0,c1) of images [b0,b0+cnt) of x into xg.
+func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
+	g := m.g
+	for c := c0; c < c1; c++ {
+		for k, ph := range m.phases {
+			pl := c*len(m.phases) + k
+			m.fillPlane(xg[pl*m.chanLen:(pl+1)*m.chanLen], m.lead+m.q0, cnt, func(b, i int, row []float32) {
+				r := g.SH*i + ph[0]
+				if r >= g.H {
+					clear(row)
+					return
+				}
+				src := x[((b0+b)*g.C+c)*g.H*g.W+r*g.W : ((b0+b)*g.C+c)*g.H*g.W+(r+1)*g.W]
+				if g.SW == 1 {
+					copy(row, src)
+					return
+				}
+				for j := range row {
+					if col := g.SW*j + ph[1]; col < g.W {
+						row[j] = src[col]
+					} else {
+						row[j] = 0
+					}
+				}
+			})
+		}
+	}
+}
+
+// fillGrad writes output channels [o0,o1) of images [b0,b0+cnt) of dy into dyg, rows of length
+// n on the output grid (zero at junk positions); rows past O are zero.
+func (m *implicit) fillGrad(dy []float32, b0, cnt, n, o0, o1 int, dyg []float32) {
+	g := m.g
+	ohw := g.OH * g.OW
+	for o := o0; o < o1; o++ {
+		if o >= g.O {
+			clear(dyg[o*n : (o+1)*n])
+			continue
+		}
+		m.fillPlane(dyg[o*n:(o+1)*n], 0, cnt, func(b, i int, row []float32) {
+			copy(row, dy[((b0+b)*g.O+o)*ohw+i*g.OW:])
+		})
+	}
+}
+
+// fillPlane writes one plane: start zeros, then per image OH rows, each of OW values written by
+// row followed by padC zeros, then padR zero rows, then zeros to the end of the plane (which may
+// cut the last padding). Every element is written, so buffers can be shared between ops.
+func (m *implicit) fillPlane(pl []float32, start, cnt int, row func(b, i int, row []float32)) {
+	g := m.g
+	clear(pl[:start])
+	pos := start
+	for b := 0; b < cnt; b++ {
+		for i := 0; i < g.OH; i++ {
+			r := pl[pos : pos+m.wp]
+			row(b, i, r[:g.OW])
+			for j := g.OW; j < m.wp; j++ {
+				r[j] = 0
+			}
+			pos += m.wp
+		}
+		end := min(pos+m.padR*m.wp, len(pl))
+		clear(pl[pos:end])
+		pos = end
+	}
+	clear(pl[pos:])
+}
+
+// packFilters writes w (O x K) as blocks of tileRows channels, tap by tap: a[(ob·K + i)·4 + r] =
+// w[4·ob + r, i], zero for channels past O.
+func (m *implicit) packFilters(w, a []float32) {
+	K := m.g.K()
+	for ob := 0; ob < m.o4/tileRows; ob++ {
+		blk := a[ob*K*tileRows : (ob+1)*K*tileRows]
+		for r := 0; r < tileRows; r++ {
+			o := ob*tileRows + r
+			if o >= m.g.O {
+				for i := 0; i < K; i++ {
+					blk[i*tileRows+r] = 0
+				}
+				continue
+			}
+			row := w[o*K : (o+1)*K]
+			for i, v := range row {
+				blk[i*tileRows+r] = v
+			}
+		}
+	}
+}
+
+// forwardBlocks computes output channel blocks [ob0,ob1) of a group on the grid: yg[o·n + q-q0].
+func (m *implicit) forwardBlocks(a, xg, yg []float32, n, ob0, ob1 int) {
+	K := m.g.K()
+	base := m.lead + m.q0
+	for t0 := 0; t0 < n; t0 += m.chunk {
+		t1 := min(n, t0+m.chunk)
+		for ob := ob0; ob < ob1; ob++ {
+			ab := a[ob*K*tileRows:]
+			for t := t0; t < t1; t += tileCols {
+				convTile4x24(K, ab, xg, base+t, m.off, yg[ob*tileRows*n+t:], n)
+			}
+		}
+	}
+}
+
+// unfill copies output channels [o0,o1) of a group of cnt images from the grid yg (rows of
+// length n) into y (B,O,OH,OW) at image b0, adding bias[o] when bias is not nil.
+func (m *implicit) unfill(yg []float32, n, b0, cnt, o0, o1 int, y, bias []float32) {
+	g := m.g
+	ohw := g.OH * g.OW
+	for o := o0; o < o1; o++ {
+		row := yg[o*n : (o+1)*n]
+		var bv float32
+		if bias != nil {
+			bv = bias[o]
+		}
+		for b := 0; b < cnt; b++ {
+			plane := y[((b0+b)*g.O+o)*ohw : ((b0+b)*g.O+o+1)*ohw]
+			for i := 0; i < g.OH; i++ {
+				src := row[(b*(g.OH+m.padR)+i)*m.wp:]
+				dst := plane[i*g.OW : (i+1)*g.OW]
+				if bias == nil {
+					copy(dst, src)
+					continue
+				}
+				for j := range dst {
+					dst[j] = src[j] + bv
+				}
+			}
+		}
+	}
+}
+
+// convForwardImplicit is convForward on the implicit path.
+func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
+	g := m.g
+	a := slot[float32](s, slotPermuted, m.o4*g.K())
+	m.packFilters(w, a)
+	xLen, yLen := g.C*len(m.phases)*m.chanLen, m.o4*m.n
+	nb := m.o4 / tileRows
+	if p := Workers(); m.groups() >= p || p == 1 {
+		p = workersFor(m.groups())
+		bufs := buffers[float32](s, p, xLen+yLen)
+		parallelEach(m.groups(), p, func(wk, gi int) {
+			b0 := gi * m.group
+			cnt := min(m.group, g.B-b0)
+			xg, yg := bufs[wk][:xLen], bufs[wk][xLen:]
+			n := m.gridLen(cnt)
+			m.fillInput(x, b0, cnt, 0, g.C, xg)
+			m.forwardBlocks(a, xg, yg, n, 0, nb)
+			m.unfill(yg, n, b0, cnt, 0, g.O, y, bias)
+		})
+		return
+	}
+	// Fewer groups than workers: split each group's channels and output blocks.
+	buf := buffers[float32](s, 1, xLen+yLen)[0]
+	xg, yg := buf[:xLen], buf[xLen:]
+	for b0 := 0; b0 < g.B; b0 += m.group {
+		cnt := min(m.group, g.B-b0)
+		n := m.gridLen(cnt)
+		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
+		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
+			m.forwardBlocks(a, xg, yg, n, ob0, ob1)
+			m.unfill(yg, n, b0, cnt, ob0*tileRows, min(g.O, ob1*tileRows), y, bias)
+		})
+	}
+}
+
+// filterBlocks adds to dw (O x K, filter order) the filter gradient of output channel blocks
+// [ob0,ob1) over one group: the grid dY dyg (rows of length n, zero at junk positions) against
+// the grid input xg. With add false the first group's sums overwrite dw.
+func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32, add bool) {
+	g := m.g
+	K := g.K()
+	base := m.lead + m.q0
+	var acc [tileRows * tileTaps * 8]float32
+	for ob := ob0; ob < ob1; ob++ {
+		for t := 0; t < len(m.off); t += tileTaps {
+			dotTile4x3(n, dyg[ob*tileRows*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+tileTaps]), &acc)
+			for r := 0; r < tileRows; r++ {
+				o := ob*tileRows + r
+				if o >= g.O {
+					break
+				}
+				for j := 0; j < tileTaps && t+j < K; j++ {
+					l := acc[(r*tileTaps+j)*8 : (r*tileTaps+j+1)*8]
+					sum := ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+					if add {
+						dw[o*K+t+j] += sum
+					} else {
+						dw[o*K+t+j] = sum
+					}
+				}
+			}
+		}
+	}
+}
+
+// convBackwardFilterImplicit is convBackwardFilter on the implicit path. The groups are split
+// across workers in fixed contiguous ranges and the workers' sums added in worker order, so the
+// result is reproducible bit for bit for a given worker count.
+func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
+	g := m.g
+	K := g.K()
+	xLen, dyLen := g.C*len(m.phases)*m.chanLen, m.o4*m.n
+	nb := m.o4 / tileRows
+	if p := Workers(); m.groups() >= p || p == 1 {
+		p = workersFor(m.groups())
+		// per worker: the two grids, then (but for worker 0, which sums into dw) its own dW
+		bufs := buffers[float32](s, p, xLen+dyLen+g.O*K)
+		accOf := func(wk int) []float32 {
+			if wk == 0 {
+				return dw
+			}
+			return bufs[wk][xLen+dyLen : xLen+dyLen+g.O*K]
+		}
+		parallel(m.groups(), p, func(wk, lo, hi int) {
+			xg, dyg := bufs[wk][:xLen], bufs[wk][xLen:xLen+dyLen]
+			for gi := lo; gi < hi; gi++ {
+				b0 := gi * m.group
+				cnt := min(m.group, g.B-b0)
+				n := m.gridLen(cnt)
+				m.fillInput(x, b0, cnt, 0, g.C, xg)
+				m.fillGrad(dy, b0, cnt, n, 0, m.o4, dyg)
+				m.filterBlocks(dyg, xg, n, 0, nb, accOf(wk), gi > lo)
+			}
+		})
+		for wk := 1; wk < p; wk++ {
+			addTo(dw, accOf(wk))
+		}
+		return
+	}
+	buf := buffers[float32](s, 1, xLen+dyLen)[0]
+	xg, dyg := buf[:xLen], buf[xLen:]
+	for b0 := 0; b0 < g.B; b0 += m.group {
+		cnt := min(m.group, g.B-b0)
+		n := m.gridLen(cnt)
+		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
+		parallel(m.o4, workersFor(m.o4), func(_, o0, o1 int) { m.fillGrad(dy, b0, cnt, n, o0, o1, dyg) })
+		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
+			m.filterBlocks(dyg, xg, n, ob0, ob1, dw, b0 > 0)
+		})
+	}
+}
+
+// convTile4x24Go is the Go definition of vec32.ConvTile4x24 on slices: b's origin is b[bi].
+func convTile4x24Go(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
+	for r := 0; r < tileRows; r++ {
+		var acc [tileCols]float32
+		for i := 0; i < k; i++ {
+			av := a[tileRows*i+r]
+			row := b[bi+off[i] : bi+off[i]+tileCols]
+			for j := range acc {
+				acc[j] += av * row[j]
+			}
+		}
+		copy(c[r*ldc:r*ldc+tileCols], acc[:])
+	}
+}
+
+// dotTile4x3Go is the Go definition of vec32.DotTile4x3 on slices: x's origin is x[xi].
+func dotTile4x3Go(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
+	for r := 0; r < tileRows; r++ {
+		d := dy[r*ldy : r*ldy+n]
+		for j := 0; j < tileTaps; j++ {
+			xs := x[xi+off[j] : xi+off[j]+n]
+			l := acc[(r*tileTaps+j)*8 : (r*tileTaps+j+1)*8]
+			clear(l)
+			for s := 0; s < n; s += 8 {
+				for q := 0; q < 8; q++ {
+					l[q] += d[s+q] * xs[s+q]
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,34 @@
+//go:build !purego
+
+package vec32
+
+// The convolution micro-kernels below use AVX2 and FMA; call them only when HasAVX2FMA is true.
+// Their sums use fused multiply-adds, one accumulator per output element (per lane for
+// DotTile4x3), in a fixed order: results are reproducible, and differ from a product through
+// BLAS only in rounding.
+
+// HasAVX2FMA reports whether the CPU and the operating system support AVX2 and FMA3.
+var HasAVX2FMA = hasAVX2FMA()
+
+func hasAVX2FMA() bool
+
+// ConvTile4x24 sets, for r < 4 and j < 24,
+//
+//	c[r·ldc + j] = Σ_{i<k} a[4·i + r] · b[off[i] + j]
+//
+// in the order of i: a tile of 4 output channels by 24 positions of an implicit matrix product
+// whose k-th row of the second factor starts off[i] elements from b (offsets may be negative).
+// k must be at least 1; a holds 4·k values, off k offsets.
+//
+//go:noescape
+func ConvTile4x24(k int, a, b *float32, off *int, c *float32, ldc int)
+
+// DotTile4x3 sets, for r < 4, j < 3 and lanes l < 8,
+//
+//	acc[(r·3 + j)·8 + l] = Σ_{s < n/8} dy[r·ldy + 8·s + l] · x[off[j] + 8·s + l]
+//
+// in the order of s: twelve dot products of length n (a positive multiple of 8), each split
+// over 8 lanes whose sum the caller takes.
+//
+//go:noescape
+func DotTile4x3(n int, dy *float32, ldy int, x *float32, off *[3]int, acc *[96]float32)
