@@ -24,9 +24,13 @@ package ops
 // grouped so that each kernel call runs long, large ones (32x32 and up) go one image at a time.
 const implicitPixels = 1024
 
-// chunkFloats bounds the part of a group's input that one pass of the forward tiles reads
-// (about 96 KB, within the L2 cache), for large planes.
-const chunkFloats = 24 << 10
+// The forward tiles run over blocks of kChunk taps (the filter block of a tile, 16 KB, stays in
+// the L1 cache; the sums continue across blocks exactly) and over chunks of grid positions
+// whose input for those taps is about chunkFloats (96 KB, within the L2 cache).
+const (
+	kChunk      = 256
+	chunkFloats = 24 << 10
+)
 
 const (
 	tileRows = 4  // output channels per forward tile (and per filter-gradient tile)
@@ -104,7 +108,7 @@ func implicitFor(g convGeom) *implicit {
 		m.off[i] = m.off[0]
 	}
 	m.o4 = ceilDiv(g.O, tileRows) * tileRows
-	planes := g.C * len(m.phases)
+	planes := min(g.C, ceilDiv(kChunk, g.KH*g.KW)+1) * len(m.phases)
 	m.chunk = max(tileCols, (chunkFloats/planes-2*m.q0)/tileCols*tileCols)
 	return m
 }
@@ -189,38 +193,38 @@ func (m *implicit) fillPlane(pl []float32, start, cnt int, row func(b, i int, ro
 	clear(pl[pos:])
 }
 
-// packFilters writes w (O x K) as blocks of tileRows channels, tap by tap: a[(ob·K + i)·4 + r] =
-// w[4·ob + r, i], zero for channels past O.
-func (m *implicit) packFilters(w, a []float32) {
-	K := m.g.K()
-	for ob := 0; ob < m.o4/tileRows; ob++ {
-		blk := a[ob*K*tileRows : (ob+1)*K*tileRows]
-		for r := 0; r < tileRows; r++ {
-			o := ob*tileRows + r
-			if o >= m.g.O {
-				for i := 0; i < K; i++ {
-					blk[i*tileRows+r] = 0
-				}
-				continue
-			}
-			row := w[o*K : (o+1)*K]
-			for i, v := range row {
-				blk[i*tileRows+r] = v
-			}
-		}
+// tailFilters returns the filters of the last block of output channels padded with zero rows to
+// tileRows (in slot slotPermuted), or nil when O is a multiple of tileRows.
+func (m *implicit) tailFilters(s *scratch, w []float32) []float32 {
+	g := m.g
+	if g.O == m.o4 {
+		return nil
 	}
+	K := g.K()
+	o0 := m.o4 - tileRows
+	a := slot[float32](s, slotPermuted, tileRows*K)
+	n := copy(a, w[o0*K:])
+	clear(a[n:])
+	return a
 }
 
-// forwardBlocks computes output channel blocks [ob0,ob1) of a group on the grid: yg[o·n + q-q0].
-func (m *implicit) forwardBlocks(a, xg, yg []float32, n, ob0, ob1 int) {
+// forwardBlocks computes output channel blocks [ob0,ob1) of a group on the grid: yg[o·n + q-q0],
+// reading the filters from w (O x K), or from tail for a last block of fewer than tileRows.
+func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, n, ob0, ob1 int) {
 	K := m.g.K()
 	base := m.lead + m.q0
-	for t0 := 0; t0 < n; t0 += m.chunk {
-		t1 := min(n, t0+m.chunk)
-		for ob := ob0; ob < ob1; ob++ {
-			ab := a[ob*K*tileRows:]
-			for t := t0; t < t1; t += tileCols {
-				convTile4x24(K, ab, xg, base+t, m.off, yg[ob*tileRows*n+t:], n)
+	for k0 := 0; k0 < K; k0 += kChunk {
+		k1 := min(K, k0+kChunk)
+		for t0 := 0; t0 < n; t0 += m.chunk {
+			t1 := min(n, t0+m.chunk)
+			for ob := ob0; ob < ob1; ob++ {
+				a := w[ob*tileRows*K+k0:]
+				if tail != nil && ob == m.o4/tileRows-1 {
+					a = tail[k0:]
+				}
+				for t := t0; t < t1; t += tileCols {
+					convTile4x24(k1-k0, a, K, xg, base+t, m.off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+				}
 			}
 		}
 	}
@@ -257,8 +261,7 @@ func (m *implicit) unfill(yg []float32, n, b0, cnt, o0, o1 int, y, bias []float3
 // convForwardImplicit is convForward on the implicit path.
 func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 	g := m.g
-	a := slot[float32](s, slotPermuted, m.o4*g.K())
-	m.packFilters(w, a)
+	tail := m.tailFilters(s, w)
 	xLen, yLen := g.C*len(m.phases)*m.chanLen, m.o4*m.n
 	nb := m.o4 / tileRows
 	if p := Workers(); m.groups() >= p || p == 1 {
@@ -270,7 +273,7 @@ func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 			xg, yg := bufs[wk][:xLen], bufs[wk][xLen:]
 			n := m.gridLen(cnt)
 			m.fillInput(x, b0, cnt, 0, g.C, xg)
-			m.forwardBlocks(a, xg, yg, n, 0, nb)
+			m.forwardBlocks(w, tail, xg, yg, n, 0, nb)
 			m.unfill(yg, n, b0, cnt, 0, g.O, y, bias)
 		})
 		return
@@ -283,7 +286,7 @@ func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 		n := m.gridLen(cnt)
 		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
 		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
-			m.forwardBlocks(a, xg, yg, n, ob0, ob1)
+			m.forwardBlocks(w, tail, xg, yg, n, ob0, ob1)
 			m.unfill(yg, n, b0, cnt, ob0*tileRows, min(g.O, ob1*tileRows), y, bias)
 		})
 	}
@@ -367,11 +370,14 @@ func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
 }
 
 // convTile4x24Go is the Go definition of vec32.ConvTile4x24 on slices: b's origin is b[bi].
-func convTile4x24Go(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
+func convTile4x24Go(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	for r := 0; r < tileRows; r++ {
 		var acc [tileCols]float32
+		if add {
+			copy(acc[:], c[r*ldc:r*ldc+tileCols])
+		}
 		for i := 0; i < k; i++ {
-			av := a[tileRows*i+r]
+			av := a[r*lda+i]
 			row := b[bi+off[i] : bi+off[i]+tileCols]
 			for j := range acc {
 				acc[j] += av * row[j]

@@ -40,7 +40,7 @@ func implicitPath[T float](s *scratch, g convGeom) *implicit {
 
 // scratch slots
 const (
-	slotPermuted = iota // permuted (or packed) filters
+	slotPermuted = iota // permuted filters (implicit path: the zero-padded last block)
 	slotFlipped         // flipped, transposed filters of the input gradient
 	slotSum             // summed filter gradient before un-permuting
 )

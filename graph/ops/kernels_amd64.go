@@ -37,12 +37,12 @@ func reluMask32(y, dy, dx []float32) { vec32.ReLUMask(y, dy, dx) }
 // (conv_implicit.go): its micro-kernels need AVX2 and FMA.
 var implicitConv = vec32.HasAVX2FMA
 
-func convTile4x24(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
+func convTile4x24(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	if implicitGo || !vec32.HasAVX2FMA { // tests only
-		convTile4x24Go(k, a, b, bi, off, c, ldc)
+		convTile4x24Go(k, a, lda, b, bi, off, c, ldc, add)
 		return
 	}
-	vec32.ConvTile4x24(k, &a[0], &b[bi], &off[0], &c[0], ldc)
+	vec32.ConvTile4x24(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
 }
 
 func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {

@@ -32,8 +32,8 @@ func reluMask32(y, dy, dx []float32) { reluMask32Go(y, dy, dx) }
 // micro-kernels; tests force it with the Go definitions.
 var implicitConv = false
 
-func convTile4x24(k int, a, b []float32, bi int, off []int, c []float32, ldc int) {
-	convTile4x24Go(k, a, b, bi, off, c, ldc)
+func convTile4x24(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTile4x24Go(k, a, lda, b, bi, off, c, ldc, add)
 }
 
 func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {

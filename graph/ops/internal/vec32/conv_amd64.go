@@ -14,14 +14,15 @@ func hasAVX2FMA() bool
 
 // ConvTile4x24 sets, for r < 4 and j < 24,
 //
-//	c[r·ldc + j] = Σ_{i<k} a[4·i + r] · b[off[i] + j]
+//	c[r·ldc + j] = Σ_{i<k} a[r·lda + i] · b[off[i] + j]
 //
-// in the order of i: a tile of 4 output channels by 24 positions of an implicit matrix product
-// whose k-th row of the second factor starts off[i] elements from b (offsets may be negative).
-// k must be at least 1; a holds 4·k values, off k offsets.
+// (with add, c[r·ldc + j] plus that sum, continuing it: splitting k changes no bit) in the order
+// of i: a tile of 4 output channels (4 rows of the filter matrix a) by 24 positions of an
+// implicit matrix product whose i-th row of the second factor starts off[i] elements from b
+// (offsets may be negative). k must be at least 1.
 //
 //go:noescape
-func ConvTile4x24(k int, a, b *float32, off *int, c *float32, ldc int)
+func ConvTile4x24(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
 
 // DotTile4x3 sets, for r < 4, j < 3 and lanes l < 8,
 //

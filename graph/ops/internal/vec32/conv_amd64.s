@@ -32,17 +32,23 @@ TEXT ·hasAVX2FMA(SB), NOSPLIT, $0-1
 done:
 	RET
 
-// func ConvTile4x24(k int, a, b *float32, off *int, c *float32, ldc int)
+// func ConvTile4x24(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
 // Y0-Y11: accumulators, row r in Y(3r)..Y(3r+2); Y12-Y14: 24 values of the second factor;
-// Y15: one broadcast filter value.
-TEXT ·ConvTile4x24(SB), NOSPLIT, $0-48
+// Y15: one broadcast filter value. SI: a (row 0), R11 = lda and R12 = 3·lda in bytes.
+TEXT ·ConvTile4x24(SB), NOSPLIT, $0-57
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ off+24(FP), R8
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), R9
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ b+24(FP), DX
+	MOVQ off+32(FP), R8
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R9
 	SHLQ $2, R9
+	MOVB add+56(FP), AX
+	TESTB AL, AL
+	JNZ  load
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -55,6 +61,25 @@ TEXT ·ConvTile4x24(SB), NOSPLIT, $0-48
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	JMP  loop
+
+load:
+	MOVQ    DI, R10
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), Y1
+	VMOVUPS 64(R10), Y2
+	ADDQ    R9, R10
+	VMOVUPS (R10), Y3
+	VMOVUPS 32(R10), Y4
+	VMOVUPS 64(R10), Y5
+	ADDQ    R9, R10
+	VMOVUPS (R10), Y6
+	VMOVUPS 32(R10), Y7
+	VMOVUPS 64(R10), Y8
+	ADDQ    R9, R10
+	VMOVUPS (R10), Y9
+	VMOVUPS 32(R10), Y10
+	VMOVUPS 64(R10), Y11
 
 loop:
 	MOVQ         (R8), AX
@@ -65,19 +90,19 @@ loop:
 	VFMADD231PS  Y12, Y15, Y0
 	VFMADD231PS  Y13, Y15, Y1
 	VFMADD231PS  Y14, Y15, Y2
-	VBROADCASTSS 4(SI), Y15
+	VBROADCASTSS (SI)(R11*1), Y15
 	VFMADD231PS  Y12, Y15, Y3
 	VFMADD231PS  Y13, Y15, Y4
 	VFMADD231PS  Y14, Y15, Y5
-	VBROADCASTSS 8(SI), Y15
+	VBROADCASTSS (SI)(R11*2), Y15
 	VFMADD231PS  Y12, Y15, Y6
 	VFMADD231PS  Y13, Y15, Y7
 	VFMADD231PS  Y14, Y15, Y8
-	VBROADCASTSS 12(SI), Y15
+	VBROADCASTSS (SI)(R12*1), Y15
 	VFMADD231PS  Y12, Y15, Y9
 	VFMADD231PS  Y13, Y15, Y10
 	VFMADD231PS  Y14, Y15, Y11
-	ADDQ         $16, SI
+	ADDQ         $4, SI
 	ADDQ         $8, R8
 	DECQ         CX
 	JNZ          loop

@@ -36,7 +36,14 @@ func TestConvTile4x24(t *testing.T) {
 		for i := range c {
 			c[i] = 7 // untouched outside the tile
 		}
-		ConvTile4x24(k, &a[0], &b[base], &off[0], &c[0], ldc)
+		ConvTile4x24(k, &a[0], k, &b[base], &off[0], &c[0], ldc, false)
+		if k > 1 { // the same sum in two calls, the second adding to the first
+			c2 := append([]float32(nil), c...)
+			h := k / 2
+			ConvTile4x24(h, &a[0], k, &b[base], &off[0], &c2[0], ldc, false)
+			ConvTile4x24(k-h, &a[h], k, &b[base], &off[h], &c2[0], ldc, true)
+			require.Equal(t, c, c2, "k %d split", k)
+		}
 		for r := 0; r < 4; r++ {
 			for j := 0; j < 30 && r*ldc+j < len(c); j++ {
 				got := c[r*ldc+j]
@@ -46,7 +53,7 @@ func TestConvTile4x24(t *testing.T) {
 				}
 				var want, scale float64
 				for i := 0; i < k; i++ {
-					p := float64(a[4*i+r]) * float64(b[base+off[i]+j])
+					p := float64(a[r*k+i]) * float64(b[base+off[i]+j])
 					want += p
 					scale += math.Abs(p)
 				}

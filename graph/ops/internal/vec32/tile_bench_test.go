@@ -17,7 +17,7 @@ func BenchmarkConvTile4x24(b *testing.B) {
 	c := make([]float32, 4*100)
 	b.SetBytes(2 * 4 * 24 * k)
 	for i := 0; i < b.N; i++ {
-		ConvTile4x24(k, &a[0], &x[40], &off[0], &c[0], 100)
+		ConvTile4x24(k, &a[0], k, &x[40], &off[0], &c[0], 100, false)
 	}
 }
 
