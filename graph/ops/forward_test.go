@@ -276,3 +276,33 @@ func setData(t *tensor.Dense, v []float64) {
 		d[i] = float32(v[i])
 	}
 }
+
+// Max pooling without the argmax (inference) outputs the same bits as with it, also for windows
+// whose maximum is a signed zero or a NaN.
+func TestMaxPoolWithoutArgmaxSameBits(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))}
+	for _, g := range []poolGeom{
+		{B: 2, C: 3, H: 9, W: 8, K: 3, S: 2, P: 1},
+		{B: 1, C: 2, H: 5, W: 7, K: 2, S: 2, P: 0},
+		{B: 3, C: 1, H: 6, W: 6, K: 3, S: 1, P: 1},
+	} {
+		g.OH, g.OW = (g.H+2*g.P-g.K)/g.S+1, (g.W+2*g.P-g.K)/g.S+1
+		x := randSlice(rng, g.B*g.C*g.H*g.W)
+		for i := range x {
+			switch r := rng.Intn(10); {
+			case r < 3:
+				x[i] = specials[rng.Intn(2)] // signed zeros, often
+			case r < 4:
+				x[i] = specials[2+rng.Intn(3)]
+			}
+		}
+		n := g.B * g.C * g.OH * g.OW
+		want, got := make([]float32, n), make([]float32, n)
+		maxPoolForward(g, x, want, make([]int32, n))
+		maxPoolForward(g, x, got, nil)
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%+v output %d", g, i)
+		}
+	}
+}

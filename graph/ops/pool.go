@@ -63,6 +63,7 @@ type poolShared struct {
 	geom   poolGeom
 	dt     tensor.Dtype
 	argmax []int32 // per output element, the index within its input plane
+	grad   bool    // a gradient op exists: the forward pass records argmax (inference skips it)
 	fwdRan bool
 }
 
@@ -102,19 +103,24 @@ func (op *maxPoolOp) run(out *tensor.Dense, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := s.geom.yShape().TotalSize(); len(s.argmax) != n {
-		s.argmax = make([]int32, n)
+	var argmax []int32
+	if s.grad {
+		if n := s.geom.yShape().TotalSize(); len(s.argmax) != n {
+			s.argmax = make([]int32, n)
+		}
+		argmax = s.argmax
 	}
 	if s.dt == tensor.Float32 {
-		maxPoolForward(s.geom, dataOf[float32](x), dataOf[float32](out), s.argmax)
+		maxPoolForward(s.geom, dataOf[float32](x), dataOf[float32](out), argmax)
 	} else {
-		maxPoolForward(s.geom, dataOf[float64](x), dataOf[float64](out), s.argmax)
+		maxPoolForward(s.geom, dataOf[float64](x), dataOf[float64](out), argmax)
 	}
-	s.fwdRan = true
+	s.fwdRan = s.grad
 	return out, nil
 }
 func (op *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
 func (op *maxPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	op.s.grad = true
 	d, err := G.ApplyOp(&maxPoolGradOp{s: op.s}, grad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -175,7 +181,11 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	parallelMin(g.B*g.C, 4, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			xp, yp, ap := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw], argmax[pl*ohw:(pl+1)*ohw]
+			xp, yp := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw]
+			var ap []int32
+			if argmax != nil {
+				ap = argmax[pl*ohw : (pl+1)*ohw]
+			}
 			for i := 0; i < g.OH; i++ {
 				y0 := i*g.S - g.P
 				y1 := min(y0+g.K, g.H)
@@ -184,6 +194,21 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 					x0 := j*g.S - g.P
 					x1 := min(x0+g.K, g.W)
 					x0 = max(x0, 0)
+					if ap == nil {
+						// Without the argmax, the branch-free builtin max gives the same value
+						// but for the sign of a zero maximum and a NaN's payload; those windows
+						// take the exact loop.
+						best := T(math.Inf(-1))
+						for u := y0; u < y1; u++ {
+							for _, v := range xp[u*g.W+x0 : u*g.W+x1] {
+								best = max(best, v)
+							}
+						}
+						if best != 0 && best == best {
+							yp[i*g.OW+j] = best
+							continue
+						}
+					}
 					best, arg := T(math.Inf(-1)), y0*g.W+x0
 					for u := y0; u < y1; u++ {
 						row := xp[u*g.W : u*g.W+x1]
@@ -194,7 +219,9 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 						}
 					}
 					yp[i*g.OW+j] = best
-					ap[i*g.OW+j] = int32(arg)
+					if ap != nil {
+						ap[i*g.OW+j] = int32(arg)
+					}
 				}
 			}
 		}
