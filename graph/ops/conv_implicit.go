@@ -110,6 +110,11 @@ func implicitFor(g convGeom) *implicit {
 	m.o4 = ceilDiv(g.O, tileRows) * tileRows
 	planes := min(g.C, ceilDiv(kChunk, g.KH*g.KW)+1) * len(m.phases)
 	m.chunk = max(tileCols, (chunkFloats/planes-2*m.q0)/tileCols*tileCols)
+	if g.KH*g.KW == 1 {
+		// A 1x1 kernel's taps read K planes far apart: one tile at a time keeps the lines it
+		// read in L1 across the output blocks (measured: 1024→256 at 14x14 62 → 84 GFLOPS).
+		m.chunk = tileCols
+	}
 	return m
 }
 

@@ -21,6 +21,20 @@
 // is that a value read from a node after a run is overwritten by the next run: copy it (G.Read or
 // tensor.Clone) when it must outlive the run.
 //
+// # Convolutions
+//
+// On amd64 CPUs with AVX2 and FMA (not in the purego build), the float32 convolutions whose kernel
+// is odd with half its size as padding (3x3 pad 1, 1x1, the 7x7 pad 3 stem), at any stride, run
+// as implicit matrix products: a group of images is copied once into a padded layout (split into
+// its stride x stride phase planes) where every kernel tap reads a contiguous run, and assembly
+// micro-kernels multiply from there (conv_implicit.go). This covers the forward pass, the filter
+// gradient and the stride-1 input gradient. Its sums are the same terms as im2col and BLAS in
+// another order, each product fused with its addition (FMA): results differ by rounding only,
+// and a run stays reproducible bit for bit for a given worker count. Other convolutions, float64,
+// and CPUs without AVX2 use im2col (a column matrix) and BLAS. The work buffers of both (the
+// padded copies, the column matrices) are lent by an arena shared by all ops for one run, so a
+// graph holds a few of them, not one set per op.
+//
 // # Parallelism and BLAS
 //
 // Work is split across Workers() goroutines (see SetWorkers); an operator is never run
