@@ -79,7 +79,7 @@ mpi-test:
 # Go benchmarks, then trainer bench against the PyTorch peer on the same workloads, alternating.
 bench: build
 	$(GO) test $(TAGS) -run '^$$' -bench . -benchmem ./graph/ops/ ./blocks/ ./resnet/
-	./$(BIN) compare
+	./$(BIN) compare -rounds 5
 
 # The experiments of experiments/README.md with the settings of their committed results (about
 # six hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
