@@ -69,7 +69,7 @@ func implicitFor(g convGeom) *implicit {
 	}
 	// The taps' phases and shifts: row u reads phase floorMod(u-PH, SH), shifted by
 	// floorDiv(u-PH, SH) rows; the same for columns.
-	var usedP, usedQ []bool = make([]bool, g.SH), make([]bool, g.SW)
+	usedP, usedQ := make([]bool, g.SH), make([]bool, g.SW)
 	m := &implicit{g: g}
 	for u := 0; u < g.KH; u++ {
 		usedP[floorMod(u-g.PH, g.SH)] = true

@@ -95,54 +95,54 @@ func (a *arena[E]) put(b []E) {
 // borrowed from the arena until s.release.
 func buffers[T float](s *scratch, n, size int) [][]T {
 	if isF32[T]() {
-		first := len(s.lent32)
-		for i := 0; i < n; i++ {
-			s.lent32 = append(s.lent32, arena32.get(size))
-		}
-		all := s.lent32[first:]
+		all := borrow(&arena32, &s.lent32, n, size)
 		return *(*[][]T)(unsafe.Pointer(&all))
 	}
-	first := len(s.lent64)
-	for i := 0; i < n; i++ {
-		s.lent64 = append(s.lent64, arena64.get(size))
-	}
-	all := s.lent64[first:]
+	all := borrow(&arena64, &s.lent64, n, size)
 	return *(*[][]T)(unsafe.Pointer(&all))
+}
+
+// borrow gets n buffers of size elements from a and records them in lent.
+func borrow[E any](a *arena[E], lent *[][]E, n, size int) [][]E {
+	first := len(*lent)
+	for i := 0; i < n; i++ {
+		*lent = append(*lent, a.get(size))
+	}
+	return (*lent)[first:]
 }
 
 // release returns the buffers borrowed in this run to the arena.
 func (s *scratch) release() {
-	for i, b := range s.lent32 {
-		arena32.put(b)
-		s.lent32[i] = nil
+	giveBack(&arena32, &s.lent32)
+	giveBack(&arena64, &s.lent64)
+}
+
+func giveBack[E any](a *arena[E], lent *[][]E) {
+	for i, b := range *lent {
+		a.put(b)
+		(*lent)[i] = nil
 	}
-	for i, b := range s.lent64 {
-		arena64.put(b)
-		s.lent64[i] = nil
-	}
-	s.lent32, s.lent64 = s.lent32[:0], s.lent64[:0]
+	*lent = (*lent)[:0]
 }
 
 // slot returns the op's own buffer in the given slot, of size elements (contents unspecified).
 func slot[T float](s *scratch, i, size int) []T {
 	if isF32[T]() {
-		for len(s.slots32) <= i {
-			s.slots32 = append(s.slots32, nil)
-		}
-		if cap(s.slots32[i]) < size {
-			s.slots32[i] = make([]float32, size)
-		}
-		b := s.slots32[i][:size]
+		b := slotIn(&s.slots32, i, size)
 		return *(*[]T)(unsafe.Pointer(&b))
 	}
-	for len(s.slots64) <= i {
-		s.slots64 = append(s.slots64, nil)
-	}
-	if cap(s.slots64[i]) < size {
-		s.slots64[i] = make([]float64, size)
-	}
-	b := s.slots64[i][:size]
+	b := slotIn(&s.slots64, i, size)
 	return *(*[]T)(unsafe.Pointer(&b))
+}
+
+func slotIn[E any](slots *[][]E, i, size int) []E {
+	for len(*slots) <= i {
+		*slots = append(*slots, nil)
+	}
+	if cap((*slots)[i]) < size {
+		(*slots)[i] = make([]E, size)
+	}
+	return (*slots)[i][:size]
 }
 
 // ceilDiv returns ceil(a/b) for b > 0 and any a.
