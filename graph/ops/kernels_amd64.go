@@ -33,7 +33,7 @@ func addRelu32(a, b, y []float32) { vec32.AddReLU(a, b, y) }
 
 func reluMask32(y, dy, dx []float32) { vec32.ReLUMask(y, dy, dx) }
 
-// implicitConv is whether float32 stride-1 convolutions take the implicit-GEMM path
+// implicitConv is whether the float32 convolutions of its geometries take the implicit-GEMM path
 // (conv_implicit.go): its micro-kernels need AVX2 and FMA.
 var implicitConv = vec32.HasAVX2FMA
 
