@@ -290,7 +290,7 @@ func (b *Builder) Linear(name string, x *G.Node, out int) *G.Node {
 	if w == nil || bias == nil {
 		return nil
 	}
-	xw, err := G.Mul(x, G.Must(G.Transpose(w)))
+	xw, err := ops.MatMulT(x, w)
 	if err != nil {
 		b.Fail(fmt.Errorf("%s: %w", name, err))
 		return nil

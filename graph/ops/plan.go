@@ -35,6 +35,7 @@ func (op *maxPoolGradOp) outBuffer() *outBuf  { return &op.out }
 func (op *gapOp) outBuffer() *outBuf          { return &op.out }
 func (op *reluOp) outBuffer() *outBuf         { return &op.out }
 func (op *addOp) outBuffer() *outBuf          { return &op.out }
+func (op *matMulTOp) outBuffer() *outBuf      { return &op.buf }
 func (op *reluGradOp) outBuffer() *outBuf     { return &op.out }
 func (op *shortcutOp) outBuffer() *outBuf     { return &op.out }
 func (op *sceGradOp) outBuffer() *outBuf      { return &op.out }
