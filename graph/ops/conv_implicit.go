@@ -130,6 +130,15 @@ func (m *implicit) gridLen(cnt int) int {
 
 func (m *implicit) groups() int { return ceilDiv(m.g.B, m.group) }
 
+// span returns the image count and the grid positions of the group starting at image b0.
+func (m *implicit) span(b0 int) (cnt, n int) {
+	cnt = min(m.group, m.g.B-b0)
+	return cnt, m.gridLen(cnt)
+}
+
+// inputLen is the length of a group's padded input: every plane of every channel.
+func (m *implicit) inputLen() int { return m.g.C * len(m.phases) * m.chanLen }
+
 // fillInput writes the planes of channels [c0,c1) of images [b0,b0+cnt) of x into xg.
 func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 	g := m.g
@@ -267,16 +276,15 @@ func (m *implicit) unfill(yg []float32, n, b0, cnt, o0, o1 int, y, bias []float3
 func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 	g := m.g
 	tail := m.tailFilters(s, w)
-	xLen, yLen := g.C*len(m.phases)*m.chanLen, m.o4*m.n
+	xLen, yLen := m.inputLen(), m.o4*m.n
 	nb := m.o4 / tileRows
 	if p := Workers(); m.groups() >= p || p == 1 {
 		p = workersFor(m.groups())
 		bufs := buffers[float32](s, p, xLen+yLen)
 		parallelEach(m.groups(), p, func(wk, gi int) {
 			b0 := gi * m.group
-			cnt := min(m.group, g.B-b0)
+			cnt, n := m.span(b0)
 			xg, yg := bufs[wk][:xLen], bufs[wk][xLen:]
-			n := m.gridLen(cnt)
 			m.fillInput(x, b0, cnt, 0, g.C, xg)
 			m.forwardBlocks(w, tail, xg, yg, n, 0, nb)
 			m.unfill(yg, n, b0, cnt, 0, g.O, y, bias)
@@ -287,8 +295,7 @@ func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 	buf := buffers[float32](s, 1, xLen+yLen)[0]
 	xg, yg := buf[:xLen], buf[xLen:]
 	for b0 := 0; b0 < g.B; b0 += m.group {
-		cnt := min(m.group, g.B-b0)
-		n := m.gridLen(cnt)
+		cnt, n := m.span(b0)
 		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
 		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
 			m.forwardBlocks(w, tail, xg, yg, n, ob0, ob1)
@@ -333,7 +340,7 @@ func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32
 func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
 	g := m.g
 	K := g.K()
-	xLen, dyLen := g.C*len(m.phases)*m.chanLen, m.o4*m.n
+	xLen, dyLen := m.inputLen(), m.o4*m.n
 	nb := m.o4 / tileRows
 	if p := Workers(); m.groups() >= p || p == 1 {
 		p = workersFor(m.groups())
@@ -349,8 +356,7 @@ func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
 			xg, dyg := bufs[wk][:xLen], bufs[wk][xLen:xLen+dyLen]
 			for gi := lo; gi < hi; gi++ {
 				b0 := gi * m.group
-				cnt := min(m.group, g.B-b0)
-				n := m.gridLen(cnt)
+				cnt, n := m.span(b0)
 				m.fillInput(x, b0, cnt, 0, g.C, xg)
 				m.fillGrad(dy, b0, cnt, n, 0, m.o4, dyg)
 				m.filterBlocks(dyg, xg, n, 0, nb, accOf(wk), gi > lo)
@@ -364,8 +370,7 @@ func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
 	buf := buffers[float32](s, 1, xLen+dyLen)[0]
 	xg, dyg := buf[:xLen], buf[xLen:]
 	for b0 := 0; b0 < g.B; b0 += m.group {
-		cnt := min(m.group, g.B-b0)
-		n := m.gridLen(cnt)
+		cnt, n := m.span(b0)
 		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
 		parallel(m.o4, workersFor(m.o4), func(_, o0, o1 int) { m.fillGrad(dy, b0, cnt, n, o0, o1, dyg) })
 		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
