@@ -82,7 +82,7 @@ bench: build
 	./$(BIN) compare -rounds 5
 
 # The experiments of experiments/README.md with the settings of their committed results (about
-# six hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
+# ten hours on two cores; runs with checkpoints are reused, interrupted ones resumed), and a
 # reduced version of each that runs in seconds (part of make test, so the scripts never rot).
 # The full degradation study trains its nets in two processes, one core each, then a last call
 # reuses the four runs and writes the results.
@@ -94,12 +94,15 @@ experiments: setup-test
 	$(DEGRADATION) -nets plain56,plain20 -workers 1 -out $(DEG_OUT) & pid=$$!; \
 	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 -out $(DEG_OUT) && wait $$pid
 	$(DEGRADATION) -out $(DEG_OUT) -overwrite
-	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -out experiments/degradation/results-5k -overwrite
+	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -depths 20,56,110 -out experiments/degradation/results-5k -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32 -out experiments/lockstep/results -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float64 -steps64 100 -out experiments/lockstep/results -overwrite
 	$(GO) build $(TAGS) -o bin/deep ./experiments/deep
 	bin/deep -models resnet56 -recipes base -seeds 1-20 -epochs 8 -stop-after 2 -out runs/deep/seeds -results experiments/deep/results-seeds -overwrite
 	bin/deep -models resnet56 -recipes base,paper,warmup3,zeroinit -seeds 1-2 -epochs 8 -out runs/deep/recipes56 -results experiments/deep/results-recipes56 -overwrite
+	bin/deep -models resnet110 -recipes base,paper,warmup3,zeroinit -seeds 1-2 -epochs 8 -out runs/deep/recipes110 -results experiments/deep/results-recipes110 -overwrite
+	bin/deep -models preresnet56,preresnet110 -recipes base -seeds 1-2 -epochs 8 -out runs/deep/preact -results experiments/deep/results-preact -overwrite
+	bin/deep -models resnet20,resnet56,resnet110 -recipes zeroinit -seeds 1 -sides go -epochs 30 -out runs/deep/long -results experiments/deep/results-long -overwrite
 
 QUICK_OUT ?= build/experiments-quick
 experiments-quick:
@@ -108,6 +111,9 @@ experiments-quick:
 	$(GO) run $(TAGS) ./experiments/lockstep -quick -out $(QUICK_OUT)/lockstep -overwrite
 	rm -rf $(QUICK_OUT)/deep
 	$(GO) run $(TAGS) ./experiments/deep -quick -out $(QUICK_OUT)/deep > /dev/null
+	rm -rf $(QUICK_OUT)/deep-depth
+	$(GO) run $(TAGS) ./experiments/deep -quick -models resnet8,resnet14 -seeds 1 -sides go -out $(QUICK_OUT)/deep-depth > /dev/null
+	grep -q '^| resnet | base | go | 8: .* | 14 ≤ 8: ' $(QUICK_OUT)/deep-depth/results/summary.md
 
 # The deep study's Slurm scripts (experiments/cluster/slurm) on a real Slurm: the test starts a
 # one-node Slurm on this machine (local-slurm.sh, in a temporary directory), runs the quick study

@@ -214,7 +214,60 @@ func TestCompareTable(t *testing.T) {
 			records: []runlog.Record{rec(1, 2, 9, 0.5, 0.5)}},
 		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 2, Side: sideGo}}, // not finished
 	}
-	got := compare(s, rs, 3)
+	ran, idle := groups(s, rs)
+	require.Empty(t, idle)
+	got := compare(ran, s.Sides, rs, 3)
 	assert.Contains(t, got, "| resnet8 | base | go | 2 (0) | 6 | 7 | 2 | 1.5000 | 30.0% | 40.0% |")
 	assert.Contains(t, got, "| resnet8 | paper | go | 1 (1) | 9 | 9 | 0 | – | – | – |")
+}
+
+// A grid run in part: the cells with no run are named once and left out of the tables, and the
+// depth table compares each family's depths per recipe and side.
+func TestPartialGridAndDepths(t *testing.T) {
+	s := Study{Models: []string{"resnet8", "resnet14", "plain8", "plain14"}, Recipes: []string{"base", "zeroinit"},
+		Seeds: []int64{1, 2}, Sides: []string{sideGo, sideTorch}, Epochs: 2}
+	rec := func(epoch int, trainErr float64) runlog.Record {
+		r := runlog.NewRecord(epoch, epoch*10)
+		r.TrainLoss, r.TestLoss, r.TrainErr, r.TestErr = 1, 1, trainErr, trainErr
+		return r
+	}
+	done := Status{Status: "done", Epochs: 2}
+	run := func(model, recipe string, seed int64, side string, err2 float64) result {
+		return result{Task: Task{Model: model, Recipe: recipe, Seed: seed, Side: side}, ok: true, status: done,
+			records: []runlog.Record{rec(1, 0.5), rec(2, err2)}}
+	}
+	rs := []result{
+		run("resnet8", "base", 1, sideGo, 0.30), run("resnet8", "base", 2, sideGo, 0.20),
+		run("resnet14", "base", 1, sideGo, 0.10), run("resnet14", "base", 2, sideGo, 0.20),
+		run("resnet8", "base", 1, sideTorch, 0.10), run("resnet14", "base", 1, sideTorch, 0.40),
+		{Task: Task{Model: "resnet14", Recipe: "base", Seed: 2, Side: sideTorch}, ok: true, status: Status{Status: "diverged", Epochs: 1},
+			records: []runlog.Record{rec(1, 0.9)}},
+		run("plain8", "zeroinit", 1, sideGo, 0.25),
+		{Task: Task{Model: "plain14", Recipe: "zeroinit", Seed: 1, Side: sideGo}}, // not started
+	}
+	ran, idle := groups(s, rs)
+	assert.Equal(t, []group{{"resnet8", "base"}, {"resnet14", "base"}, {"plain8", "zeroinit"}}, ran)
+	assert.Equal(t, []group{{"resnet8", "zeroinit"}, {"resnet14", "zeroinit"}, {"plain8", "base"}, {"plain14", "base"}, {"plain14", "zeroinit"}}, idle)
+
+	md := summary(s, rs)
+	assert.Contains(t, md, "Cells of the grid not run, left out below: resnet8 × zeroinit, resnet14 × zeroinit, plain8 × base, plain14 × base, plain14 × zeroinit.")
+	assert.Equal(t, 3, strings.Count(md, "\n## resnet")+strings.Count(md, "\n## plain"), "one section per cell that ran")
+	assert.NotContains(t, md, "## plain14")
+	// resnet: Go 25% → 15% (holds), PyTorch 10% → 40% (its diverged run left out: does not hold);
+	// plain has one depth that ran, so no row.
+	assert.Contains(t, md, "| resnet | base | go | 8: 25.0 ± 7.1% (2), 14: 15.0 ± 7.1% (2) | 14 ≤ 8: holds (-10.0 points) |")
+	assert.Contains(t, md, "| resnet | base | torch | 8: 10.0% (1), 14: 40.0% (1) | 14 ≤ 8: does not hold (+30.0 points) |")
+	assert.NotContains(t, md, "| plain |")
+
+	assert.Equal(t, []family{{name: "resnet", recipe: "base", depths: []int{8, 14}}}, families(ran))
+	png, err := figure(s, rs, 2) // a row per cell that ran, and one for the resnet family's depths
+	require.NoError(t, err)
+	assert.NotEmpty(t, png)
+
+	fam, d, ok := familyDepth("preresnet110")
+	assert.True(t, ok)
+	assert.Equal(t, "preresnet", fam)
+	assert.Equal(t, 110, d)
+	_, _, ok = familyDepth("resnet")
+	assert.False(t, ok)
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/gonum/stat"
@@ -97,6 +99,31 @@ func at(recs []runlog.Record, epoch int) (runlog.Record, bool) {
 	return runlog.Record{}, false
 }
 
+// group is one cell of the grid: a model trained with a recipe, over the seeds and sides.
+type group struct{ model, recipe string }
+
+func (g group) String() string { return g.model + " × " + g.recipe }
+
+// groups splits the grid's cells into those with at least one run started (in grid order) and
+// those with none, which the tables and the figure leave out: a study run in part (the cells a
+// session had time for) reads as what ran, not as a grid of empty rows.
+func groups(s Study, rs []result) (ran, idle []group) {
+	for _, m := range s.Models {
+		for _, rc := range s.Recipes {
+			g, started := group{m, rc}, false
+			for _, r := range rs {
+				started = started || (r.Model == m && r.Recipe == rc && len(r.records) > 0)
+			}
+			if started {
+				ran = append(ran, g)
+			} else {
+				idle = append(idle, g)
+			}
+		}
+	}
+	return ran, idle
+}
+
 // summary is the results as Markdown: per group, each seed's numbers on each side, then the
 // sides' means and the difference of the training loss with its uncertainty.
 func summary(s Study, rs []result) string {
@@ -104,6 +131,7 @@ func summary(s Study, rs []result) string {
 	if s.StopAfter > 0 {
 		last = s.StopAfter
 	}
+	ran, idle := groups(s, rs)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Study: %s × %s × seeds %s × %s\n\n", strings.Join(s.Models, ", "), strings.Join(s.Recipes, ", "),
 		seedList(s.Seeds), strings.Join(s.Sides, " and "))
@@ -113,132 +141,142 @@ func summary(s Study, rs []result) string {
 		fmt.Fprintf(&b, ", its first %d epochs run", s.StopAfter)
 	}
 	b.WriteString(". Sides: go = this project, torch = its PyTorch peer (experiments/deep/peer.py), one core each.\n")
-	for _, m := range s.Models {
-		for _, rc := range s.Recipes {
-			fmt.Fprintf(&b, "\n## %s, recipe %s\n\n%s.\n\n", m, rc, recipes[rc].about)
-			stats := map[string]*sideStats{}
-			head, rule := "| seed |", "|---:|"
+	if len(idle) > 0 {
+		fmt.Fprintf(&b, "\nCells of the grid not run, left out below: %s.\n", joinGroups(idle))
+	}
+	for _, g := range ran {
+		m, rc := g.model, g.recipe
+		fmt.Fprintf(&b, "\n## %s, recipe %s\n\n%s.\n\n", m, rc, recipes[rc].about)
+		stats := map[string]*sideStats{}
+		head, rule := "| seed |", "|---:|"
+		for _, side := range s.Sides {
+			stats[side] = &sideStats{}
+			head += fmt.Sprintf(" %s test loss, epoch 1 | %s train loss, epoch %d | %s test err, epoch %d |", side, side, last, side, last)
+			rule += "---:|---:|---:|"
+		}
+		b.WriteString(head + "\n" + rule + "\n")
+		for _, seed := range s.Seeds {
+			row := fmt.Sprintf("| %d |", seed)
 			for _, side := range s.Sides {
-				stats[side] = &sideStats{}
-				head += fmt.Sprintf(" %s test loss, epoch 1 | %s train loss, epoch %d | %s test err, epoch %d |", side, side, last, side, last)
-				rule += "---:|---:|---:|"
-			}
-			b.WriteString(head + "\n" + rule + "\n")
-			for _, seed := range s.Seeds {
-				row := fmt.Sprintf("| %d |", seed)
-				for _, side := range s.Sides {
-					r := find(rs, m, rc, seed, side)
-					st := stats[side]
-					e1, ok1 := at(r.records, 1)
-					el, okl := at(r.records, last)
-					cell1, cellL, cellE := "–", "–", "–"
-					if ok1 {
-						cell1 = fmt.Sprintf("%.4g", e1.TestLoss)
-						st.testLoss1 = append(st.testLoss1, e1.TestLoss)
-					}
-					switch {
-					case r.ok && r.status.Status == "diverged":
-						st.finished++
-						st.diverged++
-						cellL, cellE = fmt.Sprintf("diverged (epoch %d)", r.status.Epochs+1), "–"
-					case r.ok && okl:
-						st.finished++
-						st.trainLoss = append(st.trainLoss, el.TrainLoss)
-						if el.TrainErr >= stuckErr {
-							st.stuck++
-						}
-						st.testErr = append(st.testErr, el.TestErr)
-						cellL, cellE = fmt.Sprintf("%.4f", el.TrainLoss), fmt.Sprintf("%.1f%%", 100*el.TestErr)
-					case !r.ok:
-						cellL = "not finished"
-					}
-					row += fmt.Sprintf(" %s | %s | %s |", cell1, cellL, cellE)
-				}
-				b.WriteString(row + "\n")
-			}
-			fmt.Fprintf(&b, "\n| side | finished | diverged | stuck (train err ≥ %.0f%%) | train loss, epoch %d (mean ± sd) | test err (mean ± sd) | median test loss, epoch 1 |\n|---|---:|---:|---:|---:|---:|---:|\n", 100*stuckErr, last)
-			for _, side := range s.Sides {
+				r := find(rs, m, rc, seed, side)
 				st := stats[side]
-				errs := make([]float64, len(st.testErr))
-				for i, e := range st.testErr {
-					errs[i] = 100 * e
+				e1, ok1 := at(r.records, 1)
+				el, okl := at(r.records, last)
+				cell1, cellL, cellE := "–", "–", "–"
+				if ok1 {
+					cell1 = fmt.Sprintf("%.4g", e1.TestLoss)
+					st.testLoss1 = append(st.testLoss1, e1.TestLoss)
 				}
-				fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, st.stuck, meanSD(st.trainLoss, 4),
-					meanSD(errs, 1), median(st.testLoss1))
-			}
-			if g, t := stats[sideGo], stats[sideTorch]; g != nil && t != nil {
-				if d, se, lo, hi, ok := welch(g.trainLoss, t.trainLoss); ok {
-					mt := stat.Mean(t.trainLoss, nil)
-					fmt.Fprintf(&b, "\nTraining loss at epoch %d, go − torch: %+.4f (%+.1f%% of torch's mean), standard error %.4f, "+
-						"95%% interval [%+.4f, %+.4f] (Welch, %d and %d runs that did not diverge): ", last, d, 100*d/mt, se, lo, hi,
-						len(g.trainLoss), len(t.trainLoss))
-					if lo <= 0 && hi >= 0 {
-						b.WriteString("no difference shown.\n")
-					} else {
-						b.WriteString("a difference.\n")
+				switch {
+				case r.ok && r.status.Status == "diverged":
+					st.finished++
+					st.diverged++
+					cellL, cellE = fmt.Sprintf("diverged (epoch %d)", r.status.Epochs+1), "–"
+				case r.ok && okl:
+					st.finished++
+					st.trainLoss = append(st.trainLoss, el.TrainLoss)
+					if el.TrainErr >= stuckErr {
+						st.stuck++
 					}
+					st.testErr = append(st.testErr, el.TestErr)
+					cellL, cellE = fmt.Sprintf("%.4f", el.TrainLoss), fmt.Sprintf("%.1f%%", 100*el.TestErr)
+				case !r.ok:
+					cellL = "not finished"
 				}
-				if above, p, ok := rankTest(g.trainLoss, t.trainLoss); ok {
-					fmt.Fprintf(&b, "Ranks (Mann–Whitney, robust to runs that fail outright): go's loss is the higher in %.0f%% of the go–torch pairs, "+
-						"medians %.4f and %.4f, p = %.2g.\n", 100*above, median(g.trainLoss), median(t.trainLoss), p)
+				row += fmt.Sprintf(" %s | %s | %s |", cell1, cellL, cellE)
+			}
+			b.WriteString(row + "\n")
+		}
+		fmt.Fprintf(&b, "\n| side | finished | diverged | stuck (train err ≥ %.0f%%) | train loss, epoch %d (mean ± sd) | test err (mean ± sd) | median test loss, epoch 1 |\n|---|---:|---:|---:|---:|---:|---:|\n", 100*stuckErr, last)
+		for _, side := range s.Sides {
+			st := stats[side]
+			errs := make([]float64, len(st.testErr))
+			for i, e := range st.testErr {
+				errs[i] = 100 * e
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, st.stuck, meanSD(st.trainLoss, 4),
+				meanSD(errs, 1), median(st.testLoss1))
+		}
+		if g, t := stats[sideGo], stats[sideTorch]; g != nil && t != nil {
+			if d, se, lo, hi, ok := welch(g.trainLoss, t.trainLoss); ok {
+				mt := stat.Mean(t.trainLoss, nil)
+				fmt.Fprintf(&b, "\nTraining loss at epoch %d, go − torch: %+.4f (%+.1f%% of torch's mean), standard error %.4f, "+
+					"95%% interval [%+.4f, %+.4f] (Welch, %d and %d runs that did not diverge): ", last, d, 100*d/mt, se, lo, hi,
+					len(g.trainLoss), len(t.trainLoss))
+				if lo <= 0 && hi >= 0 {
+					b.WriteString("no difference shown.\n")
+				} else {
+					b.WriteString("a difference.\n")
 				}
+			}
+			if above, p, ok := rankTest(g.trainLoss, t.trainLoss); ok {
+				fmt.Fprintf(&b, "Ranks (Mann–Whitney, robust to runs that fail outright): go's loss is the higher in %.0f%% of the go–torch pairs, "+
+					"medians %.4f and %.4f, p = %.2g.\n", 100*above, median(g.trainLoss), median(t.trainLoss), p)
 			}
 		}
 	}
-	if len(s.Models)*len(s.Recipes) > 1 {
-		b.WriteString(compare(s, rs, last))
+	if len(ran) > 1 {
+		b.WriteString(compare(ran, s.Sides, rs, last))
 	}
+	b.WriteString(depths(ran, s.Sides, rs, last))
 	return b.String()
+}
+
+func joinGroups(gs []group) string {
+	names := make([]string, len(gs))
+	for i, g := range gs {
+		names[i] = g.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // compare is one table over the groups: how each recipe trains each model on each side, with the
 // signs of instability (a wild eval-mode loss after the first epoch, an epoch whose mean training
 // loss is above the one before it) beside the final errors.
-func compare(s Study, rs []result, last int) string {
+func compare(ran []group, sides []string, rs []result, last int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## All groups\n\nMeans over the seeds that did not diverge (runs: finished, diverged in brackets); setbacks: "+
 		"epochs whose mean training loss rose over the epoch before, summed over the runs.\n\n")
 	b.WriteString("| model | recipe | side | runs | test loss after epoch 1 (median) | largest test loss, any epoch | setbacks | train loss, epoch " + fmt.Sprint(last) +
 		" | train err | test err |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, m := range s.Models {
-		for _, rc := range s.Recipes {
-			for _, side := range s.Sides {
-				var n, div, setbacks int
-				var loss1, tl, te, ee []float64
-				worst := math.NaN()
-				for _, r := range rs {
-					if r.Model != m || r.Recipe != rc || r.Side != side || !r.ok {
-						continue
+	for _, g := range ran {
+		m, rc := g.model, g.recipe
+		for _, side := range sides {
+			var n, div, setbacks int
+			var loss1, tl, te, ee []float64
+			worst := math.NaN()
+			for _, r := range rs {
+				if r.Model != m || r.Recipe != rc || r.Side != side || !r.ok {
+					continue
+				}
+				n++
+				if e1, ok := at(r.records, 1); ok {
+					loss1 = append(loss1, e1.TestLoss)
+				}
+				for i, rec := range r.records {
+					if i > 0 && rec.TrainLoss > r.records[i-1].TrainLoss {
+						setbacks++
 					}
-					n++
-					if e1, ok := at(r.records, 1); ok {
-						loss1 = append(loss1, e1.TestLoss)
-					}
-					for i, rec := range r.records {
-						if i > 0 && rec.TrainLoss > r.records[i-1].TrainLoss {
-							setbacks++
-						}
-						if !(rec.TestLoss <= worst) { // NaN worst: the first
-							worst = rec.TestLoss
-						}
-					}
-					if r.status.Status == "diverged" {
-						div++
-						continue
-					}
-					if el, ok := at(r.records, last); ok {
-						tl, te, ee = append(tl, el.TrainLoss), append(te, 100*el.TrainErr), append(ee, 100*el.TestErr)
+					if !(rec.TestLoss <= worst) { // NaN worst: the first
+						worst = rec.TestLoss
 					}
 				}
-				mean := func(v []float64, prec int, unit string) string {
-					if len(v) == 0 {
-						return "–"
-					}
-					return fmt.Sprintf("%.*f%s", prec, stat.Mean(v, nil), unit)
+				if r.status.Status == "diverged" {
+					div++
+					continue
 				}
-				fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), worst, setbacks,
-					mean(tl, 4, ""), mean(te, 1, "%"), mean(ee, 1, "%"))
+				if el, ok := at(r.records, last); ok {
+					tl, te, ee = append(tl, el.TrainLoss), append(te, 100*el.TrainErr), append(ee, 100*el.TestErr)
+				}
 			}
+			mean := func(v []float64, prec int, unit string) string {
+				if len(v) == 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.*f%s", prec, stat.Mean(v, nil), unit)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), worst, setbacks,
+				mean(tl, 4, ""), mean(te, 1, "%"), mean(ee, 1, "%"))
 		}
 	}
 	return b.String()
@@ -269,4 +307,93 @@ func seedList(seeds []int64) string {
 		parts = append(parts, fmt.Sprint(s))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// family is the depths of one family of nets (resnet, preresnet, plain, …) trained with one
+// recipe, when the study ran at least two of them.
+type family struct {
+	name, recipe string
+	depths       []int // ascending
+}
+
+// model is the name of the family's net of depth d.
+func (f family) model(d int) string { return fmt.Sprint(f.name, d) }
+
+// families groups the cells that ran by family and recipe, keeping those with two depths or more.
+func families(ran []group) []family {
+	var fs []family
+	for _, g := range ran {
+		name, d, ok := familyDepth(g.model)
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(fs, func(f family) bool { return f.name == name && f.recipe == g.recipe })
+		if i < 0 {
+			fs, i = append(fs, family{name: name, recipe: g.recipe}), len(fs)
+		}
+		fs[i].depths = append(fs[i].depths, d)
+	}
+	fs = slices.DeleteFunc(fs, func(f family) bool { return len(f.depths) < 2 })
+	for _, f := range fs {
+		slices.Sort(f.depths)
+	}
+	return fs
+}
+
+// depths compares the depths of each family trained with the same recipe, on each side: the
+// paper's claim that a deeper ResNet trains no worse (ResNet-110 ≤ ResNet-56 ≤ ResNet-20 in
+// training error, Fig. 6) and its converse for plain nets (degradation), on the mean training
+// error at the last epoch of the runs that did not diverge. Empty when no family has two depths.
+func depths(ran []group, sides []string, rs []result, last int) string {
+	fs := families(ran)
+	if len(fs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Depth\n\nTraining error at epoch %d (the augmented batches in training mode, as in the paper's curves), "+
+		"mean ± sd over the runs that did not diverge (their number in brackets), and whether each deeper net's is no higher "+
+		"than the next shallower one's.\n\n| family | recipe | side | training error by depth | deeper ≤ shallower |\n|---|---|---|---|---|\n", last)
+	for _, f := range fs {
+		for _, side := range sides {
+			var cells, verdicts []string
+			means := make([]float64, len(f.depths))
+			for i, d := range f.depths {
+				var errs []float64
+				for _, r := range rs {
+					if r.Model != f.model(d) || r.Recipe != f.recipe || r.Side != side || !r.ok || r.status.Status == "diverged" {
+						continue
+					}
+					if el, ok := at(r.records, last); ok {
+						errs = append(errs, 100*el.TrainErr)
+					}
+				}
+				means[i] = math.NaN()
+				if len(errs) > 0 {
+					means[i] = stat.Mean(errs, nil)
+				}
+				cells = append(cells, fmt.Sprintf("%d: %s%% (%d)", d, meanSD(errs, 1), len(errs)))
+				if i == 0 {
+					continue
+				}
+				v := "–"
+				switch deep, shallow := means[i], means[i-1]; {
+				case math.IsNaN(deep) || math.IsNaN(shallow):
+				case deep <= shallow:
+					v = fmt.Sprintf("holds (%+.1f points)", deep-shallow)
+				default:
+					v = fmt.Sprintf("does not hold (%+.1f points)", deep-shallow)
+				}
+				verdicts = append(verdicts, fmt.Sprintf("%d ≤ %d: %s", d, f.depths[i-1], v))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.name, f.recipe, side, strings.Join(cells, ", "), strings.Join(verdicts, "; "))
+		}
+	}
+	return b.String()
+}
+
+// familyDepth splits a model's name into its family and depth: resnet110 → resnet, 110.
+func familyDepth(model string) (family string, depth int, ok bool) {
+	family = strings.TrimRight(model, "0123456789")
+	depth, err := strconv.Atoi(model[len(family):])
+	return family, depth, err == nil && family != ""
 }
