@@ -225,7 +225,12 @@ func (m *implicit) tailFilters(s *scratch, w []float32) []float32 {
 // forwardBlocks computes output channel blocks [ob0,ob1) of a group on the grid: yg[o·n + q-q0],
 // reading the filters from w (O x K), or from tail for a last block of fewer than tileRows.
 func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, n, ob0, ob1 int) {
-	K := m.g.K()
+	m.tiles(m.g.K(), m.off, w, tail, xg, yg, n, ob0, ob1)
+}
+
+// tiles is forwardBlocks for any K taps at grid offsets off: the strided input gradient runs it
+// with each phase's taps.
+func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, ob0, ob1 int) {
 	base := m.lead + m.q0
 	for k0 := 0; k0 < K; k0 += kChunk {
 		k1 := min(K, k0+kChunk)
@@ -237,7 +242,7 @@ func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, n, ob0, ob1 int) {
 					a = tail[k0:]
 				}
 				for t := t0; t < t1; t += tileCols {
-					convTile4x24(k1-k0, a, K, xg, base+t, m.off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+					convTile4x24(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
 				}
 			}
 		}

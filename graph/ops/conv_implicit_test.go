@@ -29,6 +29,8 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{2, 3, 23, 22, 8, 7, 2},   // the ImageNet stem: 7x7 stride 2 pad 3
 		{1, 16, 40, 40, 16, 3, 1}, // chunks of the forward tiles
 		{9, 4, 6, 5, 5, 3, 3},     // stride 3
+		{6, 4, 48, 48, 8, 3, 2},   // stride 2, several groups of two images
+		{1, 7, 9, 9, 5, 3, 2},     // stride 2, one image: fewer groups than workers
 	}
 	saved, savedGo := implicitConv, implicitGo
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()
@@ -54,6 +56,10 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 
 					var s scratch
 					require.NotNil(t, implicitPath[float32](&s, g), "the geometry takes the implicit path")
+					if tc.s > 1 {
+						var sd scratch
+						require.NotNil(t, stridedPath[float32](&sd, g), "the input gradient takes the phase path")
+					}
 					y := make([]float32, len(dy))
 					convForward(g, &s, x, w, bias, y)
 					s.release()
@@ -82,6 +88,10 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 					requireClose(t, dw64, dw, "dw")
 
 					// the same inputs again, through buffers now holding other values
+					dx2 := make([]float32, len(x))
+					convBackwardData(g, &s, w, dy, dx2)
+					s.release()
+					require.Equal(t, dx, dx2, "dx reproducible")
 					dw2 := make([]float32, len(w))
 					convBackwardFilter(g, &s, x, dy, dw2)
 					s.release()

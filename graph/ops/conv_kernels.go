@@ -20,7 +20,8 @@ type scratch struct {
 	slots64 [][]float64
 	lent32  [][]float32 // borrowed for this run
 	lent64  [][]float64
-	impl    *implicit // the implicit-GEMM layout of the op's geometry, once computed
+	impl    *implicit    // the implicit-GEMM layout of the op's geometry, once computed
+	grad    *stridedGrad // the strided input gradient's layout, once computed
 }
 
 // implicitPath returns the implicit-GEMM layout of g when the convolution takes that path (T is
@@ -36,6 +37,21 @@ func implicitPath[T float](s *scratch, g convGeom) *implicit {
 		}
 	}
 	return s.impl
+}
+
+// stridedPath returns the input-gradient layout of g when g is strided and on the implicit path,
+// nil otherwise.
+func stridedPath[T float](s *scratch, g convGeom) *stridedGrad {
+	if !isF32[T]() || (g.SH == 1 && g.SW == 1) {
+		return nil
+	}
+	if s.grad == nil || s.grad.g != g {
+		if implicitFor(g) == nil {
+			return nil
+		}
+		s.grad = stridedGradFor(g)
+	}
+	return s.grad
 }
 
 // scratch slots
@@ -443,12 +459,17 @@ func flipFilters[T float](g convGeom, w, wt []T) {
 
 // convBackwardData computes the input gradient. For stride 1 it is the convolution of dY with
 // the flipped, transposed filters (an im2col and an NN product per image, like the forward
-// pass); otherwise dx_b = col2im(Wpᵀ·dY_b).
+// pass); a strided one on the implicit path goes phase by phase (conv_strided.go); otherwise
+// dx_b = col2im(Wpᵀ·dY_b).
 func convBackwardData[T float](g convGeom, s *scratch, w, dy, dx []T) {
 	if t, ok := g.transposedGeom(); ok {
 		wt := slot[T](s, slotFlipped, len(w))
 		flipFilters(g, w, wt)
 		convForward(t, s, dy, wt, nil, dx)
+		return
+	}
+	if sg := stridedPath[T](s, g); sg != nil {
+		convBackwardDataStrided(sg, s, f32s(w), f32s(dy), f32s(dx))
 		return
 	}
 	K, ohw, chw, ochw := g.K(), g.OHW(), g.CHW(), g.O*g.OHW()
