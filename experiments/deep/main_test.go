@@ -253,10 +253,11 @@ func TestPartialGridAndDepths(t *testing.T) {
 	assert.Contains(t, md, "Cells of the grid not run, left out below: resnet8 × zeroinit, resnet14 × zeroinit, plain8 × base, plain14 × base, plain14 × zeroinit.")
 	assert.Equal(t, 3, strings.Count(md, "\n## resnet")+strings.Count(md, "\n## plain"), "one section per cell that ran")
 	assert.NotContains(t, md, "## plain14")
-	// resnet: Go 25% → 15% (holds), PyTorch 10% → 40% (its diverged run left out: does not hold);
-	// plain has one depth that ran, so no row.
-	assert.Contains(t, md, "| resnet | base | go | 8: 25.0 ± 7.1% (2), 14: 15.0 ± 7.1% (2) | 14 ≤ 8: holds (-10.0 points) |")
-	assert.Contains(t, md, "| resnet | base | torch | 8: 10.0% (1), 14: 40.0% (1) | 14 ≤ 8: does not hold (+30.0 points) |")
+	// Each run's mean over epochs 1–2 (epoch 1 at 50%). resnet: Go 37.5% → 32.5% (holds), PyTorch
+	// 30% → 45% (its diverged run left out: does not hold); plain has one depth that ran, no row.
+	assert.Contains(t, md, "epochs 1–2")
+	assert.Contains(t, md, "| resnet | base | go | 8: 37.5 ± 3.5% (2), 14: 32.5 ± 3.5% (2) | 14 ≤ 8: holds (-5.0 points) |")
+	assert.Contains(t, md, "| resnet | base | torch | 8: 30.0% (1), 14: 45.0% (1) | 14 ≤ 8: does not hold (+15.0 points) |")
 	assert.NotContains(t, md, "| plain |")
 
 	assert.Equal(t, []family{{name: "resnet", recipe: "base", depths: []int{8, 14}}}, families(ran))

@@ -340,19 +340,25 @@ func families(ran []group) []family {
 	return fs
 }
 
+// depthEpochs is how many of the last epochs the depth comparison averages, as the degradation
+// study does: one epoch's training error moves by about a point from the next one's.
+const depthEpochs = 3
+
 // depths compares the depths of each family trained with the same recipe, on each side: the
 // paper's claim that a deeper ResNet trains no worse (ResNet-110 ≤ ResNet-56 ≤ ResNet-20 in
-// training error, Fig. 6) and its converse for plain nets (degradation), on the mean training
-// error at the last epoch of the runs that did not diverge. Empty when no family has two depths.
+// training error, Fig. 6) and its converse for plain nets (degradation), on the training error of
+// the last depthEpochs epochs of the runs that did not diverge. Empty when no family has two
+// depths.
 func depths(ran []group, sides []string, rs []result, last int) string {
 	fs := families(ran)
 	if len(fs) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Depth\n\nTraining error at epoch %d (the augmented batches in training mode, as in the paper's curves), "+
-		"mean ± sd over the runs that did not diverge (their number in brackets), and whether each deeper net's is no higher "+
-		"than the next shallower one's.\n\n| family | recipe | side | training error by depth | deeper ≤ shallower |\n|---|---|---|---|---|\n", last)
+	first := max(1, last-depthEpochs+1)
+	fmt.Fprintf(&b, "\n## Depth\n\nTraining error (the augmented batches in training mode, as in the paper's curves), each run's mean over "+
+		"epochs %d–%d, then mean ± sd over the runs that did not diverge (their number in brackets), and whether each deeper net's "+
+		"is no higher than the next shallower one's.\n\n| family | recipe | side | training error by depth | deeper ≤ shallower |\n|---|---|---|---|---|\n", first, last)
 	for _, f := range fs {
 		for _, side := range sides {
 			var cells, verdicts []string
@@ -363,8 +369,15 @@ func depths(ran []group, sides []string, rs []result, last int) string {
 					if r.Model != f.model(d) || r.Recipe != f.recipe || r.Side != side || !r.ok || r.status.Status == "diverged" {
 						continue
 					}
-					if el, ok := at(r.records, last); ok {
-						errs = append(errs, 100*el.TrainErr)
+					var sum float64
+					n := 0
+					for e := first; e <= last; e++ {
+						if rec, ok := at(r.records, e); ok {
+							sum, n = sum+rec.TrainErr, n+1
+						}
+					}
+					if n == last-first+1 {
+						errs = append(errs, 100*sum/float64(n))
 					}
 				}
 				means[i] = math.NaN()
