@@ -30,6 +30,7 @@ var testDashes = []vg.Length{vg.Points(5), vg.Points(3)}
 // nets separate (the paper plots 0–20%): the first epochs' higher errors leave the top.
 func plotDegradation(s summary) ([]byte, error) {
 	top := errorAxisTop(s)
+	low := legendLow(s, top)
 	var panels []*plot.Plot
 	for _, plain := range []bool{true, false} {
 		p := plot.New()
@@ -41,9 +42,14 @@ func plotDegradation(s summary) ([]byte, error) {
 		p.Y.Label.Text = "error (%)"
 		p.X.Min, p.X.Max = 1, math.Max(2, float64(s.Settings.Epochs))
 		p.X.Tick.Marker = epochTicks{}
-		// Error curves fall from the top left and end low, so the top right is the emptiest corner.
-		p.Legend.Top, p.Legend.Left = true, false
+		// Error curves fall from the top left and end low, so the top right is the emptiest
+		// corner, unless a net stays high (a deep plain net stuck near chance): then the
+		// bottom left, below where every curve starts.
+		p.Legend.Top, p.Legend.Left = !low, low
 		p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), -vg.Points(6)
+		if low {
+			p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), vg.Points(6)
+		}
 		p.Add(plotter.NewGrid())
 		for i, d := range s.Settings.Depths {
 			var n *netResult
@@ -104,6 +110,16 @@ func errorAxisTop(s summary) float64 {
 		}
 	}
 	return math.Min(100, math.Max(5, 5*math.Ceil(1.5*top/5)))
+}
+
+// legendLow reports whether some net ends in the top third of an error axis of height top.
+func legendLow(s summary, top float64) bool {
+	for _, n := range s.Nets {
+		if k := len(n.records); k > 0 && 100*n.records[k-1].TrainErr > 2*top/3 {
+			return true
+		}
+	}
+	return false
 }
 
 // curve is one error series of n in percent against the epoch, skipping values that were not
