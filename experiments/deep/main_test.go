@@ -213,12 +213,16 @@ func TestCompareTable(t *testing.T) {
 		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 1, Side: sideGo}, ok: true, status: Status{Status: "diverged", Epochs: 1},
 			records: []runlog.Record{rec(1, 2, 9, 0.5, 0.5)}},
 		{Task: Task{Model: "resnet8", Recipe: "paper", Seed: 2, Side: sideGo}}, // not finished
+		// a torch run still in its first epoch: the cell ran, nothing to average
+		{Task: Task{Model: "resnet8", Recipe: "base", Seed: 1, Side: sideTorch}, records: []runlog.Record{}},
 	}
+	s.Sides = []string{sideGo, sideTorch}
 	ran, idle := groups(s, rs)
 	require.Empty(t, idle)
 	got := compare(ran, s.Sides, rs, 3)
 	assert.Contains(t, got, "| resnet8 | base | go | 2 (0) | 6 | 7 | 2 | 1.5000 | 30.0% | 40.0% |")
 	assert.Contains(t, got, "| resnet8 | paper | go | 1 (1) | 9 | 9 | 0 | – | – | – |")
+	assert.Contains(t, got, "| resnet8 | base | torch | 0 (0) | – | – | 0 | – | – | – |")
 }
 
 // A grid run in part: the cells with no run are named once and left out of the tables, and the

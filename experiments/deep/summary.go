@@ -222,6 +222,14 @@ func summary(s Study, rs []result) string {
 	return b.String()
 }
 
+// g4 formats v to 4 significant digits, or "–" when there is none (NaN: no run finished).
+func g4(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
 func joinGroups(gs []group) string {
 	names := make([]string, len(gs))
 	for i, g := range gs {
@@ -275,7 +283,7 @@ func compare(ran []group, sides []string, rs []result, last int) string {
 				}
 				return fmt.Sprintf("%.*f%s", prec, stat.Mean(v, nil), unit)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %.4g | %.4g | %d | %s | %s | %s |\n", m, rc, side, n, div, median(loss1), worst, setbacks,
+			fmt.Fprintf(&b, "| %s | %s | %s | %d (%d) | %s | %s | %d | %s | %s | %s |\n", m, rc, side, n, div, g4(median(loss1)), g4(worst), setbacks,
 				mean(tl, 4, ""), mean(te, 1, "%"), mean(ee, 1, "%"))
 		}
 	}
