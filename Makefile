@@ -94,7 +94,7 @@ experiments: setup-test
 	$(DEGRADATION) -nets plain56,plain20 -workers 1 -out $(DEG_OUT) & pid=$$!; \
 	$(DEGRADATION) -nets resnet56,resnet20 -workers 1 -out $(DEG_OUT) && wait $$pid
 	$(DEGRADATION) -out $(DEG_OUT) -overwrite
-	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -depths 20,56,110 -out experiments/degradation/results-5k -overwrite
+	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -depths 20,56,110 -workers 1 -out experiments/degradation/results-5k -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32 -out experiments/lockstep/results -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float64 -steps64 100 -out experiments/lockstep/results -overwrite
 	$(GO) build $(TAGS) -o bin/deep ./experiments/deep
