@@ -197,21 +197,21 @@ func summary(s Study, rs []result) string {
 			fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s%% | %.4g |\n", side, st.finished, st.diverged, st.stuck, meanSD(st.trainLoss, 4),
 				meanSD(errs, 1), median(st.testLoss1))
 		}
-		if g, t := stats[sideGo], stats[sideTorch]; g != nil && t != nil {
-			if d, se, lo, hi, ok := welch(g.trainLoss, t.trainLoss); ok {
-				mt := stat.Mean(t.trainLoss, nil)
+		if goSt, torchSt := stats[sideGo], stats[sideTorch]; goSt != nil && torchSt != nil {
+			if d, se, lo, hi, ok := welch(goSt.trainLoss, torchSt.trainLoss); ok {
+				mt := stat.Mean(torchSt.trainLoss, nil)
 				fmt.Fprintf(&b, "\nTraining loss at epoch %d, go − torch: %+.4f (%+.1f%% of torch's mean), standard error %.4f, "+
 					"95%% interval [%+.4f, %+.4f] (Welch, %d and %d runs that did not diverge): ", last, d, 100*d/mt, se, lo, hi,
-					len(g.trainLoss), len(t.trainLoss))
+					len(goSt.trainLoss), len(torchSt.trainLoss))
 				if lo <= 0 && hi >= 0 {
 					b.WriteString("no difference shown.\n")
 				} else {
 					b.WriteString("a difference.\n")
 				}
 			}
-			if above, p, ok := rankTest(g.trainLoss, t.trainLoss); ok {
+			if above, p, ok := rankTest(goSt.trainLoss, torchSt.trainLoss); ok {
 				fmt.Fprintf(&b, "Ranks (Mann–Whitney, robust to runs that fail outright): go's loss is the higher in %.0f%% of the go–torch pairs, "+
-					"medians %.4f and %.4f, p = %.2g.\n", 100*above, median(g.trainLoss), median(t.trainLoss), p)
+					"medians %.4f and %.4f, p = %.2g.\n", 100*above, median(goSt.trainLoss), median(torchSt.trainLoss), p)
 			}
 		}
 	}

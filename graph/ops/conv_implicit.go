@@ -277,10 +277,11 @@ func (m *implicit) unfill(yg []float32, n, b0, cnt, o0, o1 int, y, bias []float3
 	}
 }
 
-// convForwardImplicit is convForward on the implicit path.
-func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
-	g := m.g
-	tail := m.tailFilters(s, w)
+// overGroups runs a forward pass of the implicit layout over every group of images: it copies
+// the group's input x into the padded layout xg, then has blocks compute output channel blocks
+// [ob0,ob1) of the group through the grid yg. With at least as many groups as workers each
+// worker takes whole groups; otherwise each group's channels and output blocks are split.
+func (m *implicit) overGroups(s *scratch, x []float32, blocks func(xg, yg []float32, b0, ob0, ob1 int)) {
 	xLen, yLen := m.inputLen(), m.o4*m.n
 	nb := m.o4 / tileRows
 	if p := Workers(); m.groups() >= p || p == 1 {
@@ -288,25 +289,30 @@ func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 		bufs := buffers[float32](s, p, xLen+yLen)
 		parallelEach(m.groups(), p, func(wk, gi int) {
 			b0 := gi * m.group
-			cnt, n := m.span(b0)
+			cnt, _ := m.span(b0)
 			xg, yg := bufs[wk][:xLen], bufs[wk][xLen:]
-			m.fillInput(x, b0, cnt, 0, g.C, xg)
-			m.forwardBlocks(w, tail, xg, yg, n, 0, nb)
-			m.unfill(yg, n, b0, cnt, 0, g.O, y, bias)
+			m.fillInput(x, b0, cnt, 0, m.g.C, xg)
+			blocks(xg, yg, b0, 0, nb)
 		})
 		return
 	}
-	// Fewer groups than workers: split each group's channels and output blocks.
 	buf := buffers[float32](s, 1, xLen+yLen)[0]
 	xg, yg := buf[:xLen], buf[xLen:]
-	for b0 := 0; b0 < g.B; b0 += m.group {
-		cnt, n := m.span(b0)
-		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
-		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) {
-			m.forwardBlocks(w, tail, xg, yg, n, ob0, ob1)
-			m.unfill(yg, n, b0, cnt, ob0*tileRows, min(g.O, ob1*tileRows), y, bias)
-		})
+	for b0 := 0; b0 < m.g.B; b0 += m.group {
+		cnt, _ := m.span(b0)
+		parallel(m.g.C, workersFor(m.g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
+		parallel(nb, workersFor(nb), func(_, ob0, ob1 int) { blocks(xg, yg, b0, ob0, ob1) })
 	}
+}
+
+// convForwardImplicit is convForward on the implicit path.
+func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
+	tail := m.tailFilters(s, w)
+	m.overGroups(s, x, func(xg, yg []float32, b0, ob0, ob1 int) {
+		cnt, n := m.span(b0)
+		m.forwardBlocks(w, tail, xg, yg, n, ob0, ob1)
+		m.unfill(yg, n, b0, cnt, ob0*tileRows, min(m.g.O, ob1*tileRows), y, bias)
+	})
 }
 
 // filterBlocks adds to dw (O x K, filter order) the filter gradient of output channel blocks

@@ -128,29 +128,7 @@ func (sg *stridedGrad) group(a, xg, yg []float32, b0, cb0, cb1 int, dx []float32
 
 // convBackwardDataStrided is convBackwardData of a strided geometry on the implicit path.
 func convBackwardDataStrided(sg *stridedGrad, s *scratch, w, dy, dx []float32) {
-	m := sg.m
-	a := slot[float32](s, slotFlipped, m.o4*sg.cols)
+	a := slot[float32](s, slotFlipped, sg.m.o4*sg.cols)
 	sg.pack(w, a)
-	xLen, yLen := m.inputLen(), m.o4*m.n
-	nb := m.o4 / tileRows
-	if p := Workers(); m.groups() >= p || p == 1 {
-		p = workersFor(m.groups())
-		bufs := buffers[float32](s, p, xLen+yLen)
-		parallelEach(m.groups(), p, func(wk, gi int) {
-			b0 := gi * m.group
-			cnt, _ := m.span(b0)
-			xg, yg := bufs[wk][:xLen], bufs[wk][xLen:]
-			m.fillInput(dy, b0, cnt, 0, m.g.C, xg)
-			sg.group(a, xg, yg, b0, 0, nb, dx)
-		})
-		return
-	}
-	// Fewer groups than workers: split each group's dY channels, then its channel blocks.
-	buf := buffers[float32](s, 1, xLen+yLen)[0]
-	xg, yg := buf[:xLen], buf[xLen:]
-	for b0 := 0; b0 < sg.g.B; b0 += m.group {
-		cnt, _ := m.span(b0)
-		parallel(m.g.C, workersFor(m.g.C), func(_, c0, c1 int) { m.fillInput(dy, b0, cnt, c0, c1, xg) })
-		parallel(nb, workersFor(nb), func(_, cb0, cb1 int) { sg.group(a, xg, yg, b0, cb0, cb1, dx) })
-	}
+	sg.m.overGroups(s, dy, func(xg, yg []float32, b0, cb0, cb1 int) { sg.group(a, xg, yg, b0, cb0, cb1, dx) })
 }
