@@ -36,12 +36,12 @@ func compare(args []string, stdout io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps per run")
 	peer := fs.String("peer", "", "the PyTorch peer script (default: the project's own, built into this binary)")
 	python := fs.String("python", "/usr/bin/python3", "interpreter that has torch")
-	threads := fs.Int("threads", 2, "PyTorch threads")
+	threads := fs.Int("threads", 2, "threads on each side: PyTorch's threads and this project's op workers")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return err
 	}
-	if *rounds < 1 || *steps < 1 {
-		return cli.UsageError{Err: fmt.Errorf("-rounds %d and -steps %d must be at least 1", *rounds, *steps)}
+	if *rounds < 1 || *steps < 1 || *threads < 1 {
+		return cli.UsageError{Err: fmt.Errorf("-rounds %d, -steps %d and -threads %d must be at least 1", *rounds, *steps, *threads)}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -84,7 +84,7 @@ func compare(args []string, stdout io.Writer) error {
 	for _, w := range ws {
 		var ours, theirs, ourRSS, theirRSS []float64
 		for r := 0; r < *rounds; r++ {
-			a := []string{"bench", "-model", w.model, "-batch", fmt.Sprint(w.batch), "-steps", fmt.Sprint(*steps)}
+			a := []string{"bench", "-model", w.model, "-batch", fmt.Sprint(w.batch), "-steps", fmt.Sprint(*steps), "-workers", fmt.Sprint(*threads)}
 			if w.infer {
 				a = append(a, "-infer")
 			}

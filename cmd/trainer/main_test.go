@@ -66,6 +66,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"summary", "-classes", "-3"}, "classes -3"},
 		{[]string{"bench", "-batch", "0"}, "-batch 0"},
 		{[]string{"compare", "-workloads", "resnet20"}, `"resnet20" is not MODEL:BATCH`},
+		{[]string{"compare", "-threads", "0"}, "-threads 0"},
 		{[]string{"fit"}, `unknown command "fit"`},
 	}
 	for _, c := range cases {
