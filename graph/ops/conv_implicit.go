@@ -53,7 +53,7 @@ type implicit struct {
 	q0         int      // grid position of the first output (the first image's first row)
 	n          int      // grid positions computed for a full group: a multiple of tileCols
 	chanLen    int      // buffer length per plane
-	off        []int    // per tap (c, u, v) in filter order, then repeats of tap 0 up to a multiple of tileTaps
+	off        []int    // per tap (c, u, v) in filter order, then repeats of tap 0 up to a multiple of 2·tileTaps
 	o4         int      // output channels rounded up to tileRows
 	chunk      int      // grid positions per pass of the forward tiles: a multiple of tileCols
 }
@@ -95,7 +95,7 @@ func implicitFor(g convGeom) *implicit {
 	m.n = m.gridLen(m.group)
 	m.chanLen = m.lead + m.q0 + m.n + m.padR*m.wp + m.padC
 	K := g.K()
-	m.off = make([]int, ceilDiv(K, tileTaps)*tileTaps)
+	m.off = make([]int, ceilDiv(K, 2*tileTaps)*2*tileTaps)
 	for c := 0; c < g.C; c++ {
 		for u := 0; u < g.KH; u++ {
 			for v := 0; v < g.KW; v++ {
@@ -109,11 +109,15 @@ func implicitFor(g convGeom) *implicit {
 	}
 	m.o4 = ceilDiv(g.O, tileRows) * tileRows
 	planes := min(g.C, ceilDiv(kChunk, g.KH*g.KW)+1) * len(m.phases)
-	m.chunk = max(tileCols, (chunkFloats/planes-2*m.q0)/tileCols*tileCols)
+	tile := tileCols // positions per kernel call
+	if wideTiles {
+		tile *= 2
+	}
+	m.chunk = max(tile, (chunkFloats/planes-2*m.q0)/tile*tile)
 	if g.KH*g.KW == 1 {
 		// A 1x1 kernel's taps read K planes far apart: one tile at a time keeps the lines it
 		// read in L1 across the output blocks (measured: 1024→256 at 14x14 62 → 84 GFLOPS).
-		m.chunk = tileCols
+		m.chunk = tile
 	}
 	return m
 }
@@ -241,8 +245,14 @@ func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, ob0, ob
 				if tail != nil && ob == m.o4/tileRows-1 {
 					a = tail[k0:]
 				}
-				for t := t0; t < t1; t += tileCols {
+				for t := t0; t < t1; {
+					if wideTiles && t+2*tileCols <= t1 {
+						convTile4x48(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+						t += 2 * tileCols
+						continue
+					}
 					convTile4x24(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+					t += tileCols
 				}
 			}
 		}
@@ -322,17 +332,23 @@ func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32
 	g := m.g
 	K := g.K()
 	base := m.lead + m.q0
-	var acc [tileRows * tileTaps * 8]float32
+	var acc [tileRows * 2 * tileTaps * 8]float32
 	for ob := ob0; ob < ob1; ob++ {
-		for t := 0; t < len(m.off); t += tileTaps {
-			dotTile4x3(n, dyg[ob*tileRows*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+tileTaps]), &acc)
+		for t := 0; t < K; {
+			taps := tileTaps
+			if wideTiles && t+tileTaps < K { // m.off holds a whole wide tile
+				taps *= 2
+				dotTile4x6(n, dyg[ob*tileRows*n:], n, xg, base, (*[2 * tileTaps]int)(m.off[t:t+taps]), &acc)
+			} else {
+				dotTile4x3(n, dyg[ob*tileRows*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+taps]), (*[tileRows * tileTaps * 8]float32)(acc[:]))
+			}
 			for r := 0; r < tileRows; r++ {
 				o := ob*tileRows + r
 				if o >= g.O {
 					break
 				}
-				for j := 0; j < tileTaps && t+j < K; j++ {
-					l := acc[(r*tileTaps+j)*8 : (r*tileTaps+j+1)*8]
+				for j := 0; j < taps && t+j < K; j++ {
+					l := acc[(r*taps+j)*8 : (r*taps+j+1)*8]
 					sum := ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
 					if add {
 						dw[o*K+t+j] += sum
@@ -341,6 +357,7 @@ func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32
 					}
 				}
 			}
+			t += taps
 		}
 	}
 }
@@ -421,6 +438,24 @@ func dotTile4x3Go(n int, dy []float32, ldy int, x []float32, xi int, off *[tileT
 					l[q] += d[s+q] * xs[s+q]
 				}
 			}
+		}
+	}
+}
+
+// convTile4x48Pair is convTile4x48 as the two tiles of 24 positions it computes (the fallback
+// where the wide kernel is missing: the same bits).
+func convTile4x48Pair(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTile4x24(k, a, lda, b, bi, off, c, ldc, add)
+	convTile4x24(k, a, lda, b, bi+tileCols, off, c[tileCols:], ldc, add)
+}
+
+// dotTile4x6Pair is dotTile4x6 as the two tiles of three taps it computes.
+func dotTile4x6Pair(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
+	var half [tileRows * tileTaps * 8]float32
+	for h := 0; h < 2; h++ {
+		dotTile4x3(n, dy, ldy, x, xi, (*[tileTaps]int)(off[h*tileTaps:]), &half)
+		for r := 0; r < tileRows; r++ {
+			copy(acc[(r*2+h)*tileTaps*8:(r*2+h+1)*tileTaps*8], half[r*tileTaps*8:(r+1)*tileTaps*8])
 		}
 	}
 }

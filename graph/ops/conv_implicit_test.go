@@ -13,7 +13,8 @@ import (
 // without bias, input gradient, filter gradient, over geometries that exercise the grouping
 // (partial last groups, fewer groups than workers), output channels not a multiple of 4 and taps
 // not a multiple of 3; with the assembly micro-kernels where the CPU has them and with their Go
-// definitions; and bit-for-bit reproducibility for a given worker count.
+// definitions; bit-for-bit reproducibility for a given worker count; and the same bits with the
+// wide (AVX-512) tiles and without.
 func TestConvImplicitMatchesIm2col(t *testing.T) {
 	cases := []struct{ b, c, h, w, o, k, s int }{
 		{3, 16, 8, 8, 16, 3, 1},   // groups of 3 (16 images wanted), one group
@@ -32,7 +33,7 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{6, 4, 48, 48, 8, 3, 2},   // stride 2, several groups of two images
 		{1, 7, 9, 9, 5, 3, 2},     // stride 2, one image: fewer groups than workers
 	}
-	saved, savedGo := implicitConv, implicitGo
+	saved, savedGo, savedWide := implicitConv, implicitGo, wideTiles
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()
 	modes := []bool{true} // Go micro-kernels
 	if saved {
@@ -101,6 +102,20 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 					s.release()
 					convForward(g, &s, x, w, bias, y)
 					require.Equal(t, y, y2, "y reproducible")
+
+					// the tiles of two calls' work (AVX-512) give the bits of the narrow ones
+					wideTiles = !savedWide
+					defer func() { wideTiles = savedWide }()
+					var sw scratch
+					convForward(g, &sw, x, w, bias, y2)
+					sw.release()
+					require.Equal(t, y, y2, "y, wide tiles %t", wideTiles)
+					convBackwardData(g, &sw, w, dy, dx2)
+					sw.release()
+					require.Equal(t, dx, dx2, "dx, wide tiles %t", wideTiles)
+					convBackwardFilter(g, &sw, x, dy, dw2)
+					sw.release()
+					require.Equal(t, dw, dw2, "dw, wide tiles %t", wideTiles)
 				})
 			}
 		}

@@ -52,3 +52,23 @@ func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTap
 	}
 	vec32.DotTile4x3(n, &dy[0], ldy, &x[xi], off, acc)
 }
+
+// wideTiles is whether the implicit path calls the AVX-512 tiles, each the work of two AVX2
+// tiles with the same bits (tests switch it to compare the two).
+var wideTiles = vec32.HasAVX512
+
+func convTile4x48(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	if implicitGo || !vec32.HasAVX512 {
+		convTile4x48Pair(k, a, lda, b, bi, off, c, ldc, add)
+		return
+	}
+	vec32.ConvTile4x48(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
+}
+
+func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
+	if implicitGo || !vec32.HasAVX512 {
+		dotTile4x6Pair(n, dy, ldy, x, xi, off, acc)
+		return
+	}
+	vec32.DotTile4x6(n, &dy[0], ldy, &x[xi], off, acc)
+}

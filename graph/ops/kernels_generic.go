@@ -39,3 +39,15 @@ func convTile4x24(k int, a []float32, lda int, b []float32, bi int, off []int, c
 func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
 	dotTile4x3Go(n, dy, ldy, x, xi, off, acc)
 }
+
+// wideTiles is false: the wide tiles are AVX-512 assembly (tests set it to run the driver's wide
+// branches with the Go definitions).
+var wideTiles = false
+
+func convTile4x48(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTile4x48Pair(k, a, lda, b, bi, off, c, ldc, add)
+}
+
+func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
+	dotTile4x6Pair(n, dy, ldy, x, xi, off, acc)
+}

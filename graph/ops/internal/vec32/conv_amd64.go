@@ -33,3 +33,26 @@ func ConvTile4x24(k int, a *float32, lda int, b *float32, off *int, c *float32, 
 //
 //go:noescape
 func DotTile4x3(n int, dy *float32, ldy int, x *float32, off *[3]int, acc *[96]float32)
+
+// The AVX-512 variants below compute wider tiles with the same sums in the same order, so their
+// results are bit for bit those of the AVX2 kernels: call them only when HasAVX512 is true.
+
+// HasAVX512 reports whether the CPU and the operating system support AVX-512 (AVX512F).
+var HasAVX512 = hasAVX512()
+
+func hasAVX512() bool
+
+// ConvTile4x48 is ConvTile4x24 over 48 positions: c[r·ldc + j] for r < 4, j < 48, each sum in
+// the same order as ConvTile4x24's (two of its tiles side by side, bit for bit).
+//
+//go:noescape
+func ConvTile4x48(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+
+// DotTile4x6 is DotTile4x3 over six offsets: for r < 4, j < 6 and lanes l < 8,
+//
+//	acc[(r·6 + j)·8 + l] = Σ_{s < n/8} dy[r·ldy + 8·s + l] · x[off[j] + 8·s + l]
+//
+// each lane's sum in the same order as DotTile4x3's (bit for bit).
+//
+//go:noescape
+func DotTile4x6(n int, dy *float32, ldy int, x *float32, off *[6]int, acc *[192]float32)

@@ -32,3 +32,36 @@ func BenchmarkDotTile4x3(b *testing.B) {
 		DotTile4x3(n, &dy[0], n, &x[0], &off, &acc)
 	}
 }
+
+func BenchmarkConvTile4x48(b *testing.B) {
+	if !HasAVX512 {
+		b.Skip("CPU without AVX-512")
+	}
+	const k = 144
+	a := make([]float32, 4*k)
+	x := make([]float32, 16*1200)
+	off := make([]int, k)
+	for i := range off {
+		off[i] = (i/9)*1100 + (i%9/3)*34 + i%3
+	}
+	c := make([]float32, 4*100)
+	b.SetBytes(2 * 4 * 48 * k)
+	for i := 0; i < b.N; i++ {
+		ConvTile4x48(k, &a[0], k, &x[40], &off[0], &c[0], 100, false)
+	}
+}
+
+func BenchmarkDotTile4x6(b *testing.B) {
+	if !HasAVX512 {
+		b.Skip("CPU without AVX-512")
+	}
+	const n = 1104
+	dy := make([]float32, 4*n)
+	x := make([]float32, 3000)
+	off := [6]int{0, 1, 2, 34, 35, 36}
+	var acc [192]float32
+	b.SetBytes(2 * 24 * n)
+	for i := 0; i < b.N; i++ {
+		DotTile4x6(n, &dy[0], n, &x[0], &off, &acc)
+	}
+}

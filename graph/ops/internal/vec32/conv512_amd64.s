@@ -1,0 +1,209 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func hasAVX512() bool
+// CPUID.1:ECX: OSXSAVE (bit 27); XGETBV(0): XMM, YMM, opmask, ZMM_Hi256 and Hi16_ZMM state
+// enabled (bits 1, 2, 5, 6, 7); CPUID.(7,0):EBX: AVX512F (bit 16).
+TEXT ·hasAVX512(SB), NOSPLIT, $0-1
+	MOVB $0, ret+0(FP)
+	MOVL $0, AX
+	CPUID
+	CMPL AX, $7
+	JB   done
+	MOVL $1, AX
+	MOVL $0, CX
+	CPUID
+	ANDL $0x08000000, CX
+	JZ   done
+	MOVL $0, CX
+	XGETBV
+	ANDL $0xE6, AX
+	CMPL AX, $0xE6
+	JNE  done
+	MOVL $7, AX
+	MOVL $0, CX
+	CPUID
+	ANDL $0x10000, BX
+	JZ   done
+	MOVB $1, ret+0(FP)
+done:
+	RET
+
+// func ConvTile4x48(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+// ConvTile4x24 with 48 positions in 512-bit registers: Z0-Z11 accumulators, row r in
+// Z(3r)..Z(3r+2); Z12-Z14: 48 values of the second factor; Z15: one broadcast filter value.
+// SI: a (row 0), R11 = lda and R12 = 3·lda in bytes.
+TEXT ·ConvTile4x48(SB), NOSPLIT, $0-57
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ b+24(FP), DX
+	MOVQ off+32(FP), R8
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R9
+	SHLQ $2, R9
+	MOVB add+56(FP), AX
+	TESTB AL, AL
+	JNZ  load
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	JMP  loop
+
+load:
+	MOVQ    DI, R10
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	VMOVUPS 128(R10), Z2
+	ADDQ    R9, R10
+	VMOVUPS (R10), Z3
+	VMOVUPS 64(R10), Z4
+	VMOVUPS 128(R10), Z5
+	ADDQ    R9, R10
+	VMOVUPS (R10), Z6
+	VMOVUPS 64(R10), Z7
+	VMOVUPS 128(R10), Z8
+	ADDQ    R9, R10
+	VMOVUPS (R10), Z9
+	VMOVUPS 64(R10), Z10
+	VMOVUPS 128(R10), Z11
+
+loop:
+	MOVQ         (R8), AX
+	VMOVUPS      (DX)(AX*4), Z12
+	VMOVUPS      64(DX)(AX*4), Z13
+	VMOVUPS      128(DX)(AX*4), Z14
+	VBROADCASTSS (SI), Z15
+	VFMADD231PS  Z12, Z15, Z0
+	VFMADD231PS  Z13, Z15, Z1
+	VFMADD231PS  Z14, Z15, Z2
+	VBROADCASTSS (SI)(R11*1), Z15
+	VFMADD231PS  Z12, Z15, Z3
+	VFMADD231PS  Z13, Z15, Z4
+	VFMADD231PS  Z14, Z15, Z5
+	VBROADCASTSS (SI)(R11*2), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VFMADD231PS  Z13, Z15, Z7
+	VFMADD231PS  Z14, Z15, Z8
+	VBROADCASTSS (SI)(R12*1), Z15
+	VFMADD231PS  Z12, Z15, Z9
+	VFMADD231PS  Z13, Z15, Z10
+	VFMADD231PS  Z14, Z15, Z11
+	ADDQ         $4, SI
+	ADDQ         $8, R8
+	DECQ         CX
+	JNZ          loop
+
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z3, (DI)
+	VMOVUPS Z4, 64(DI)
+	VMOVUPS Z5, 128(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	VMOVUPS Z8, 128(DI)
+	ADDQ    R9, DI
+	VMOVUPS Z9, (DI)
+	VMOVUPS Z10, 64(DI)
+	VMOVUPS Z11, 128(DI)
+	VZEROUPPER
+	RET
+
+// func DotTile4x6(n int, dy *float32, ldy int, x *float32, off *[6]int, acc *[192]float32)
+// DotTile4x3 for six offsets, taps in pairs: Z(3r+p) holds the lanes of (r, 2p) in its lower
+// and of (r, 2p+1) in its upper half, so each lane sums the same products in the same order as
+// DotTile4x3's. Z12-Z14: x at offsets 2p (lower) and 2p+1 (upper); Z15: a row of dy in both
+// halves.
+TEXT ·DotTile4x6(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	SHRQ $3, CX
+	MOVQ dy+8(FP), SI
+	MOVQ ldy+16(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	MOVQ x+24(FP), DX
+	MOVQ off+32(FP), R8
+	MOVQ (R8), R11
+	MOVQ 8(R8), R12
+	MOVQ 16(R8), R13
+	MOVQ 24(R8), BX
+	MOVQ 32(R8), DI
+	MOVQ 40(R8), R8
+	LEAQ (DX)(R11*4), R11
+	LEAQ (DX)(R12*4), R12
+	LEAQ (DX)(R13*4), R13
+	LEAQ (DX)(BX*4), BX
+	LEAQ (DX)(DI*4), DI
+	LEAQ (DX)(R8*4), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   AX, AX
+
+dloop:
+	VMOVUPS         (R11)(AX*1), Y12
+	VINSERTF64X4    $1, (R12)(AX*1), Z12, Z12
+	VMOVUPS         (R13)(AX*1), Y13
+	VINSERTF64X4    $1, (BX)(AX*1), Z13, Z13
+	VMOVUPS         (DI)(AX*1), Y14
+	VINSERTF64X4    $1, (R8)(AX*1), Z14, Z14
+	VBROADCASTF64X4 (SI), Z15
+	VFMADD231PS     Z12, Z15, Z0
+	VFMADD231PS     Z13, Z15, Z1
+	VFMADD231PS     Z14, Z15, Z2
+	VBROADCASTF64X4 (SI)(R9*1), Z15
+	VFMADD231PS     Z12, Z15, Z3
+	VFMADD231PS     Z13, Z15, Z4
+	VFMADD231PS     Z14, Z15, Z5
+	VBROADCASTF64X4 (SI)(R9*2), Z15
+	VFMADD231PS     Z12, Z15, Z6
+	VFMADD231PS     Z13, Z15, Z7
+	VFMADD231PS     Z14, Z15, Z8
+	VBROADCASTF64X4 (SI)(R10*1), Z15
+	VFMADD231PS     Z12, Z15, Z9
+	VFMADD231PS     Z13, Z15, Z10
+	VFMADD231PS     Z14, Z15, Z11
+	ADDQ            $32, SI
+	ADDQ            $32, AX
+	DECQ            CX
+	JNZ             dloop
+
+	MOVQ    acc+40(FP), DI
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VMOVUPS Z8, 512(DI)
+	VMOVUPS Z9, 576(DI)
+	VMOVUPS Z10, 640(DI)
+	VMOVUPS Z11, 704(DI)
+	VZEROUPPER
+	RET

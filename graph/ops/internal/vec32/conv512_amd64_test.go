@@ -1,0 +1,86 @@
+//go:build !purego
+
+package vec32
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The AVX-512 kernels against the AVX2 ones: the same sums in the same order, so the same bits.
+
+func TestConvTile4x48(t *testing.T) {
+	if !HasAVX512 {
+		t.Skip("CPU without AVX-512: the kernel is never called")
+	}
+	rng := rand.New(rand.NewSource(3))
+	for _, k := range []int{1, 2, 9, 144, 577} {
+		for _, add := range []bool{false, true} {
+			a := make([]float32, 4*k)
+			b := make([]float32, 4000)
+			off := make([]int, k)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			const base = 2000
+			for i := range off {
+				off[i] = rng.Intn(1900) - 1000
+			}
+			const ldc = 53
+			want := make([]float32, 3*ldc+48+5)
+			for i := range want {
+				want[i] = float32(rng.NormFloat64()) // the sums to continue with add, and outside the tile
+			}
+			got := append([]float32(nil), want...)
+			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &want[0], ldc, add)
+			ConvTile4x24(k, &a[0], k, &b[base+24], &off[0], &want[24], ldc, add)
+			ConvTile4x48(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
+			require.Equal(t, want, got, "k %d add %v", k, add)
+		}
+	}
+}
+
+func TestDotTile4x6(t *testing.T) {
+	if !HasAVX512 {
+		t.Skip("CPU without AVX-512: the kernel is never called")
+	}
+	rng := rand.New(rand.NewSource(4))
+	for _, n := range []int{8, 16, 1088, 80} {
+		const ldy = 1200
+		dy := make([]float32, 4*ldy)
+		x := make([]float32, 5000)
+		for i := range dy {
+			dy[i] = float32(rng.NormFloat64())
+		}
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		var off [6]int
+		for j := range off {
+			off[j] = rng.Intn(3000)
+		}
+		var lo, hi [96]float32
+		DotTile4x3(n, &dy[0], ldy, &x[0], (*[3]int)(off[:3]), &lo)
+		DotTile4x3(n, &dy[0], ldy, &x[0], (*[3]int)(off[3:]), &hi)
+		var got [192]float32
+		for i := range got {
+			got[i] = 7 // every lane is written
+		}
+		DotTile4x6(n, &dy[0], ldy, &x[0], &off, &got)
+		for r := 0; r < 4; r++ {
+			for j := 0; j < 6; j++ {
+				half, jj := lo[:], j
+				if j >= 3 {
+					half, jj = hi[:], j-3
+				}
+				want := half[(r*3+jj)*8:][:8]
+				require.Equal(t, want, got[(r*6+j)*8:][:8], "n %d r %d j %d", n, r, j)
+			}
+		}
+	}
+}
