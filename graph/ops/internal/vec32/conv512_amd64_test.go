@@ -18,24 +18,15 @@ func TestConvTile4x48(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	for _, k := range []int{1, 2, 9, 144, 577} {
 		for _, add := range []bool{false, true} {
-			a := make([]float32, 4*k)
-			b := make([]float32, 4000)
+			a := normals(rng, 4*k)
+			b := normals(rng, 4000)
 			off := make([]int, k)
-			for i := range a {
-				a[i] = float32(rng.NormFloat64())
-			}
-			for i := range b {
-				b[i] = float32(rng.NormFloat64())
-			}
 			const base = 2000
 			for i := range off {
 				off[i] = rng.Intn(1900) - 1000
 			}
 			const ldc = 53
-			want := make([]float32, 3*ldc+48+5)
-			for i := range want {
-				want[i] = float32(rng.NormFloat64()) // the sums to continue with add, and outside the tile
-			}
+			want := normals(rng, 3*ldc+48+5) // the sums to continue with add, and outside the tile
 			got := append([]float32(nil), want...)
 			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &want[0], ldc, add)
 			ConvTile4x24(k, &a[0], k, &b[base+24], &off[0], &want[24], ldc, add)
@@ -52,14 +43,8 @@ func TestDotTile4x6(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for _, n := range []int{8, 16, 1088, 80} {
 		const ldy = 1200
-		dy := make([]float32, 4*ldy)
-		x := make([]float32, 5000)
-		for i := range dy {
-			dy[i] = float32(rng.NormFloat64())
-		}
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
+		dy := normals(rng, 4*ldy)
+		x := normals(rng, 5000)
 		var off [6]int
 		for j := range off {
 			off[j] = rng.Intn(3000)

@@ -18,15 +18,9 @@ func TestConvTile4x24(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	for _, k := range []int{1, 2, 9, 144, 577} {
-		a := make([]float32, 4*k)
-		b := make([]float32, 4000)
+		a := normals(rng, 4*k)
+		b := normals(rng, 4000)
 		off := make([]int, k)
-		for i := range a {
-			a[i] = float32(rng.NormFloat64())
-		}
-		for i := range b {
-			b[i] = float32(rng.NormFloat64())
-		}
 		const base = 2000 // b's origin: offsets are negative or positive
 		for i := range off {
 			off[i] = rng.Intn(1900) - 1000
@@ -70,14 +64,8 @@ func TestDotTile4x3(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for _, n := range []int{8, 16, 1088, 80} {
 		const ldy = 1200
-		dy := make([]float32, 4*ldy)
-		x := make([]float32, 5000)
-		for i := range dy {
-			dy[i] = float32(rng.NormFloat64())
-		}
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
+		dy := normals(rng, 4*ldy)
+		x := normals(rng, 5000)
 		off := [3]int{rng.Intn(3000), rng.Intn(3000), rng.Intn(3000)}
 		var acc [96]float32
 		DotTile4x3(n, &dy[0], ldy, &x[0], &off, &acc)
@@ -95,4 +83,13 @@ func TestDotTile4x3(t *testing.T) {
 			}
 		}
 	}
+}
+
+// normals returns n draws of the standard normal distribution.
+func normals(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
 }
