@@ -66,6 +66,9 @@ type dtypeRun struct {
 	Go, Torch    record
 	GoSeconds    float64
 	TorchSeconds float64
+	// Nudged is the control (-control): Go's loss per step from the same weights moved by one
+	// ulp, on the same batches; nil without it.
+	Nudged []float64
 }
 
 // layers picks the recorded layers of a CIFAR net with n blocks per stage: the stem, the middle
@@ -106,31 +109,14 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 	if s.workers > 0 {
 		ops.SetWorkers(s.workers)
 	}
-	ds, err := data.Open(s.Data, s.DataDir, "train")
+	g, err := newGoRun(s, dt)
 	if err != nil {
 		return r, err
 	}
-	c, h, w := ds.Shape()
-	spec, err := resnet.ByName(s.Model, ds.Classes(), c)
-	if err != nil {
-		return r, err
-	}
-	p, err := graph.NewParams(dt, s.Seed)
-	if err != nil {
-		return r, err
-	}
-	opt, err := train.NewSGD(train.SGDConfig{LR: s.LR, Momentum: s.Momentum, WeightDecay: s.WD})
-	if err != nil {
-		return r, err
-	}
-	tr, err := train.NewTrainer(spec, p, graph.Config{}, s.Batch, h, w, opt)
-	if err != nil {
-		return r, err
-	}
-	defer tr.Close()
+	defer g.tr.Close()
 
-	gradLayers, bnLayers := layers(spec)
-	m := meta{Model: s.Model, Classes: spec.Classes, C: c, H: h, W: w, Batch: s.Batch, Steps: steps, Dtype: dtype,
+	gradLayers, bnLayers := layers(g.spec)
+	m := meta{Model: s.Model, Classes: g.spec.Classes, C: g.c, H: g.h, W: g.w, Batch: s.Batch, Steps: steps, Dtype: dtype,
 		Momentum: s.Momentum, WD: s.WD, GradLayers: gradLayers, BNLayers: bnLayers}
 	sched := train.Schedule{Kind: "constant", Base: s.LR, Warmup: s.Warmup, Total: steps + s.Warmup + 1}
 	for k := 0; k < steps; k++ {
@@ -140,16 +126,10 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 		return r, err
 	}
 	// The weights before any step, BatchNorm statistics included.
-	if err := weights.WriteFile(filepath.Join(dir, "initial.safetensors"), weights.FromParams(p, 0)); err != nil {
+	if err := weights.WriteFile(filepath.Join(dir, "initial.safetensors"), weights.FromParams(g.p, 0)); err != nil {
 		return r, err
 	}
 
-	mean, std := data.ChannelStats(ds)
-	l, err := data.NewLoader(ds, data.LoaderConfig{Batch: s.Batch, Shuffle: true, DropLast: true, Seed: s.Seed,
-		Augment: data.Augment{Pad: 4, Flip: true}, Mean: mean, Std: std, Dtype: dt})
-	if err != nil {
-		return r, err
-	}
 	bf, err := os.Create(filepath.Join(dir, "batches.bin"))
 	if err != nil {
 		return r, err
@@ -160,46 +140,23 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 	fmt.Fprintf(stdout, "lockstep %s %s: %s on %s, %d steps of batch %d, lr %g (warm-up %d), blas %s, workers %d\n",
 		dtype, "go", s.Model, s.Data, steps, s.Batch, s.LR, s.Warmup, ops.BLAS(), ops.Workers())
 	start := time.Now()
-	for epoch, step := 0, 0; step < steps; epoch++ {
-		it := l.Epoch(epoch)
-		for b, ok := it.Next(); ok && step < steps; b, ok = it.Next() {
-			if err := writeBatch(bw, b); err != nil {
-				it.Close()
-				return r, err
-			}
-			opt.SetLR(m.LRs[step])
-			loss, err := tr.Compute(b.X, b.Labels)
-			if err != nil {
-				it.Close()
-				return r, err
-			}
-			rec, err := measure(tr, p, gradLayers, bnLayers)
-			if err != nil {
-				it.Close()
-				return r, err
-			}
-			rec["loss"], rec["lr"] = loss, m.LRs[step]
-			r.Go.Steps = append(r.Go.Steps, rec)
-			if step == 0 {
-				if err := writeGradients(filepath.Join(dir, "grads1.safetensors"), tr); err != nil {
-					it.Close()
-					return r, err
-				}
-			}
-			if err := tr.Apply(); err != nil {
-				it.Close()
-				return r, err
-			}
-			step++
-			if step%10 == 0 || step == steps {
-				fmt.Fprintf(stdout, "  go %s step %d/%d loss %.5f  %.1f s/step\n", dtype, step, steps, loss, time.Since(start).Seconds()/float64(step))
-			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				it.Close()
-				return r, fmt.Errorf("go: loss %v at step %d", loss, step)
-			}
+	err = g.train(m.LRs, "go "+dtype, stdout, func(step int, b *data.Batch, loss float64) error {
+		if err := writeBatch(bw, b); err != nil {
+			return err
 		}
-		it.Close()
+		rec, err := measure(g.tr, g.p, gradLayers, bnLayers)
+		if err != nil {
+			return err
+		}
+		rec["loss"], rec["lr"] = loss, m.LRs[step]
+		r.Go.Steps = append(r.Go.Steps, rec)
+		if step == 0 {
+			return writeGradients(filepath.Join(dir, "grads1.safetensors"), g.tr)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
 	}
 	r.GoSeconds = time.Since(start).Seconds()
 	r.Go.Seconds = r.GoSeconds
@@ -209,7 +166,7 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 	if err := bf.Close(); err != nil {
 		return r, err
 	}
-	if err := weights.WriteFile(filepath.Join(dir, "final.safetensors"), weights.FromParams(p, int64(steps))); err != nil {
+	if err := weights.WriteFile(filepath.Join(dir, "final.safetensors"), weights.FromParams(g.p, int64(steps))); err != nil {
 		return r, err
 	}
 	if err := writeJSON(filepath.Join(dir, "go.json"), r.Go); err != nil {
@@ -235,7 +192,118 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 		return r, fmt.Errorf("torch.json has %d steps, want %d", len(r.Torch.Steps), steps)
 	}
 	fmt.Fprintf(stdout, "lockstep %s: go %.0f s, torch %.0f s (torch's own loop %.0f s)\n", dtype, r.GoSeconds, r.TorchSeconds, r.Torch.Seconds)
+	if s.control {
+		if r.Nudged, err = nudgedRun(s, dt, m.LRs, stdout); err != nil {
+			return r, fmt.Errorf("the control run: %w", err)
+		}
+	}
 	return r, nil
+}
+
+// goRun is the Go side of one trajectory: the net, its optimizer and the loader of s.
+type goRun struct {
+	spec    resnet.Spec
+	c, h, w int
+	p       *graph.Params
+	opt     *train.SGD
+	tr      *train.Trainer
+	l       *data.Loader
+}
+
+func newGoRun(s settings, dt tensor.Dtype) (*goRun, error) {
+	ds, err := data.Open(s.Data, s.DataDir, "train")
+	if err != nil {
+		return nil, err
+	}
+	g := &goRun{}
+	g.c, g.h, g.w = ds.Shape()
+	if g.spec, err = resnet.ByName(s.Model, ds.Classes(), g.c); err != nil {
+		return nil, err
+	}
+	if g.p, err = graph.NewParams(dt, s.Seed); err != nil {
+		return nil, err
+	}
+	if g.opt, err = train.NewSGD(train.SGDConfig{LR: s.LR, Momentum: s.Momentum, WeightDecay: s.WD}); err != nil {
+		return nil, err
+	}
+	if g.tr, err = train.NewTrainer(g.spec, g.p, graph.Config{}, s.Batch, g.h, g.w, g.opt); err != nil {
+		return nil, err
+	}
+	mean, std := data.ChannelStats(ds)
+	g.l, err = data.NewLoader(ds, data.LoaderConfig{Batch: s.Batch, Shuffle: true, DropLast: true, Seed: s.Seed,
+		Augment: data.Augment{Pad: 4, Flip: true}, Mean: mean, Std: std, Dtype: dt})
+	if err != nil {
+		g.tr.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// train runs one step per learning rate in lrs, calling each after the backward pass and
+// before the update.
+func (g *goRun) train(lrs []float64, label string, stdout io.Writer, each func(step int, b *data.Batch, loss float64) error) error {
+	start := time.Now()
+	for epoch, step := 0, 0; step < len(lrs); epoch++ {
+		it := g.l.Epoch(epoch)
+		for b, ok := it.Next(); ok && step < len(lrs); b, ok = it.Next() {
+			g.opt.SetLR(lrs[step])
+			loss, err := g.tr.Compute(b.X, b.Labels)
+			if err == nil {
+				err = each(step, b, loss)
+			}
+			if err == nil {
+				err = g.tr.Apply()
+			}
+			if err != nil {
+				it.Close()
+				return err
+			}
+			step++
+			if step%10 == 0 || step == len(lrs) {
+				fmt.Fprintf(stdout, "  %s step %d/%d loss %.5f  %.1f s/step\n", label, step, len(lrs), loss, time.Since(start).Seconds()/float64(step))
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				it.Close()
+				return fmt.Errorf("go: loss %v at step %d", loss, step)
+			}
+		}
+		it.Close()
+	}
+	return nil
+}
+
+// nudgedRun is the control: Go again from the same initial weights, each nonzero trainable one
+// moved by one ulp up, on the same batches, returning the loss of every step. How fast its loss leaves
+// the unnudged run's is how fast this net and recipe amplify a difference of the precision's
+// rounding: the yardstick for the split between Go and PyTorch.
+func nudgedRun(s settings, dt tensor.Dtype, lrs []float64, stdout io.Writer) ([]float64, error) {
+	g, err := newGoRun(s, dt)
+	if err != nil {
+		return nil, err
+	}
+	defer g.tr.Close()
+	for _, bd := range g.tr.Params() {
+		switch d := bd.Param.Value.Data().(type) {
+		case []float32:
+			for i, v := range d {
+				if v != 0 { // a zero would become a denormal
+					d[i] = math.Nextafter32(v, float32(math.Inf(1)))
+				}
+			}
+		case []float64:
+			for i, v := range d {
+				if v != 0 {
+					d[i] = math.Nextafter(v, math.Inf(1))
+				}
+			}
+		}
+	}
+	var losses []float64
+	err = g.train(lrs, "go "+dt.String()+", nudged", stdout, func(_ int, _ *data.Batch, loss float64) error {
+		losses = append(losses, loss)
+		return nil
+	})
+	return losses, err
 }
 
 // measure reads, after Compute and before Apply: the global gradient norm, the gradient norms

@@ -70,6 +70,7 @@ type settings struct {
 	out, work, python, script string
 	threads, workers          int
 	quick, overwrite, replot  bool
+	control                   bool
 	args                      []string // the command line, for the record
 }
 
@@ -104,15 +105,16 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.StringVar(&s.script, "script", defaultScript(), "the PyTorch side")
 	fs.IntVar(&s.threads, "threads", 2, "PyTorch threads")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the Go ops use (0: GOMAXPROCS)")
+	fs.BoolVar(&s.control, "control", false, "also train Go from the initial weights moved by one ulp, on the same batches: how fast this net amplifies a rounding-size difference, the yardstick of the verdict")
 	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out")
 	fs.BoolVar(&s.replot, "replot", false, "only redraw -out's figure and summary.md from its CSV files")
-	fs.BoolVar(&s.quick, "quick", false, "seconds, for CI: -model resnet8 -data builtin -batch 16 -steps 6 -warmup 2 -dtype float32,float64 (flags given explicitly win)")
+	fs.BoolVar(&s.quick, "quick", false, "seconds, for CI: -model resnet8 -data builtin -batch 16 -steps 6 -warmup 2 -dtype float32,float64 -control (flags given explicitly win)")
 	if err := fs.ParseNoArgs(args, stdout); err != nil {
 		return s, err
 	}
 	if s.quick {
 		if err := fs.Preset(map[string]string{"model": "resnet8", "data": "builtin", "batch": "16", "steps": "6",
-			"warmup": "2", "dtype": "float32,float64"}); err != nil {
+			"warmup": "2", "dtype": "float32,float64", "control": "true"}); err != nil {
 			return s, err
 		}
 	}

@@ -89,9 +89,27 @@ func TestQuickAgrees(t *testing.T) {
 	}
 	assert.Equal(t, 7+7*4+2, n64, "resnet8: 7 convs, 7 BNs (4 tensors each), fc (2); option-A shortcuts have none")
 
+	// The control (-quick sets -control): Go from weights one ulp apart, on the same batches.
+	ctrl := readTestCSV(t, filepath.Join(out, "control.csv"))
+	require.Equal(t, controlHeader, ctrl[0])
+	require.Len(t, ctrl, 1+2*6, "6 steps of each precision")
+	var moved bool
+	for _, r := range ctrl[1:] {
+		if r[0] != "float64" {
+			continue
+		}
+		k, err := strconv.Atoi(r[1])
+		require.NoError(t, err)
+		assert.Equal(t, loss["float64"][k][0], num(t, r[2]), "the control's reference is the Go run, step %d", k)
+		assert.Less(t, num(t, r[4]), 1e-12, "the nudge moves the loss by a rounding-size amount, step %d", k)
+		moved = moved || num(t, r[4]) > 0
+	}
+	assert.True(t, moved, "the nudge changes the trajectory")
+
 	md, err := os.ReadFile(filepath.Join(out, summaryFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "**Rounding**")
+	assert.Contains(t, string(md), "Control (control.csv)")
 	f, err := os.Open(filepath.Join(out, "lockstep.png"))
 	require.NoError(t, err)
 	defer f.Close()
@@ -107,6 +125,21 @@ func TestVerdict(t *testing.T) {
 	assert.Contains(t, verdict(map[string]facts{"float32": f32, "float64": good}), "**Rounding**")
 	assert.Contains(t, verdict(map[string]facts{"float32": f32, "float64": bad}), "**A defect**")
 	assert.True(t, strings.Contains(verdict(map[string]facts{"float32": f32}), "-dtype float64"))
+
+	// With a control the yardstick is how soon Go parts from itself nudged by one ulp: a split at
+	// step 8 is rounding for a net whose control parts at step 9, a defect for one whose control
+	// holds for 30 steps; a difference at step 1 is a defect whatever the control.
+	fast := facts{n: 10, loss1: 3e-14, grad1Max: 1e-11, med10: 7e-11, split3: 8, ctrlSteps: 10, ctrl3: 9}
+	assert.Contains(t, verdict(map[string]facts{"float32": f32, "float64": fast}), "**Rounding**")
+	slow := fast
+	slow.n, slow.ctrlSteps, slow.ctrl3 = 40, 40, 30
+	assert.Contains(t, verdict(map[string]facts{"float32": f32, "float64": slow}), "**A defect**: in float64 Go and PyTorch part at step 8")
+	never := fast
+	never.split3, never.ctrl3 = 9, 0 // the control never parts in its 10 steps
+	assert.Contains(t, verdict(map[string]facts{"float64": never}), "**Rounding**")
+	start := fast
+	start.grad1Max = 1e-4
+	assert.Contains(t, verdict(map[string]facts{"float64": start}), "differ at the first step")
 }
 
 // A quick run never writes into the committed results.

@@ -48,6 +48,8 @@ var (
 	stepsHeader  = []string{"dtype", "step", "quantity", "go", "torch", "rel_diff"}
 	paramsHeader = []string{"dtype", "name", "grad1_rel_diff", "grad1_norm_torch", "final_rel_diff"}
 	runsHeader   = []string{"dtype", "model", "data", "steps", "batch", "lr", "warmup", "go_seconds", "torch_seconds", "command"}
+	// control.csv: the control's loss (-control), as stepRows whose Torch is the nudged Go run.
+	controlHeader = []string{"dtype", "step", "go", "go_nudged", "rel_diff"}
 )
 
 func relDiff(a, b float64) float64 {
@@ -84,21 +86,23 @@ func sortQuantities(qs []string) {
 	})
 }
 
-// rows turns a run's records into steps.csv and params.csv lines.
-func (r dtypeRun) rows() ([]stepRow, []paramRow) {
+// rows turns a run's records into steps.csv, control.csv and params.csv lines.
+func (r dtypeRun) rows() (steps, control []stepRow, params []paramRow) {
 	var qs []string
 	for q := range r.Go.Steps[0] {
 		qs = append(qs, q)
 	}
 	sortQuantities(qs)
-	var steps []stepRow
 	for k := range r.Go.Steps {
 		for _, q := range qs {
 			g, t := r.Go.Steps[k][q], r.Torch.Steps[k][q]
 			steps = append(steps, stepRow{r.Dtype, k + 1, q, g, t, relDiff(g, t)})
 		}
 	}
-	var params []paramRow
+	for k, l := range r.Nudged {
+		g := r.Go.Steps[k]["loss"]
+		control = append(control, stepRow{r.Dtype, k + 1, "loss", g, l, relDiff(l, g)})
+	}
 	for _, p := range r.Torch.Params {
 		pr := paramRow{Dtype: r.Dtype, Name: p.Name, FinalRel: p.FinalRel}
 		if p.Grad1Rel != nil {
@@ -106,7 +110,7 @@ func (r dtypeRun) rows() ([]stepRow, []paramRow) {
 		}
 		params = append(params, pr)
 	}
-	return steps, params
+	return steps, control, params
 }
 
 // command is the command line that ran, as go run would take it.
@@ -126,19 +130,21 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	for _, r := range runs {
 		ran[r.Dtype] = true
 	}
-	oldSteps, oldParams, oldRuns, err := readOld(s.out, ran)
+	old, err := readOld(s.out, ran)
 	if err != nil {
 		return err
 	}
-	steps, params, runRows := oldSteps, oldParams, oldRuns
+	steps, control, params, runRows := old.steps, old.control, old.params, old.runs
 	for _, r := range runs {
-		st, pr := r.rows()
+		st, ct, pr := r.rows()
 		steps = append(steps, st...)
+		control = append(control, ct...)
 		params = append(params, pr...)
 		runRows = append(runRows, runRow{r.Dtype, s.Model, s.Data, r.Steps, s.Batch, s.Warmup, s.LR, r.GoSeconds, r.TorchSeconds,
 			command(s.args)})
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Dtype < steps[j].Dtype })
+	sort.SliceStable(control, func(i, j int) bool { return control[i].Dtype < control[j].Dtype })
 	sort.SliceStable(params, func(i, j int) bool { return params[i].Dtype < params[j].Dtype })
 	sort.SliceStable(runRows, func(i, j int) bool { return runRows[i].Dtype < runRows[j].Dtype })
 
@@ -147,6 +153,13 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 		lines = append(lines, []string{r.Dtype, strconv.Itoa(r.Step), r.Quantity, fmtG(r.Go), fmtG(r.Torch), fmtG(r.Rel)})
 	}
 	if err := writeCSV(filepath.Join(s.out, "steps.csv"), stepsHeader, lines); err != nil {
+		return err
+	}
+	lines = nil
+	for _, r := range control {
+		lines = append(lines, []string{r.Dtype, strconv.Itoa(r.Step), fmtG(r.Go), fmtG(r.Torch), fmtG(r.Rel)})
+	}
+	if err := writeCSV(filepath.Join(s.out, "control.csv"), controlHeader, lines); err != nil {
 		return err
 	}
 	lines = nil
@@ -164,31 +177,38 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	if err := writeCSV(filepath.Join(s.out, "runs.csv"), runsHeader, lines); err != nil {
 		return err
 	}
-	if err := writeDerived(s.out, steps, params, runRows); err != nil {
+	if err := writeDerived(s.out, results{steps, control, params, runRows}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", s.out)
 	return nil
 }
 
+// results are the rows of the CSV files.
+type results struct {
+	steps, control []stepRow
+	params         []paramRow
+	runs           []runRow
+}
+
 // writeDerived writes what the CSV files determine: the figure and summary.md.
-func writeDerived(out string, steps []stepRow, params []paramRow, runs []runRow) error {
-	if err := plotAll(filepath.Join(out, "lockstep.png"), steps, runs); err != nil {
+func writeDerived(out string, res results) error {
+	if err := plotAll(filepath.Join(out, "lockstep.png"), res); err != nil {
 		return err
 	}
-	return runlog.WriteFileAtomic(filepath.Join(out, summaryFile), []byte(summary(steps, params, runs)))
+	return runlog.WriteFileAtomic(filepath.Join(out, summaryFile), []byte(summary(res)))
 }
 
 // replot redraws the figure and summary.md of the results in out from their CSV files.
 func replot(out string) error {
-	steps, params, runs, err := readOld(out, nil)
+	res, err := readOld(out, nil)
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 {
+	if len(res.runs) == 0 {
 		return fmt.Errorf("%s holds no lock-step results (runs.csv)", out)
 	}
-	return writeDerived(out, steps, params, runs)
+	return writeDerived(out, res)
 }
 
 func writeCSV(path string, header []string, lines [][]string) error {
@@ -225,42 +245,50 @@ func readCSV(path string, header []string) ([][]string, error) {
 	return all[1:], nil
 }
 
-// readOld reads the rows of the previous results in out whose dtype is not in skip.
-func readOld(out string, skip map[string]bool) ([]stepRow, []paramRow, []runRow, error) {
-	var steps []stepRow
-	var params []paramRow
-	var runs []runRow
+// readOld reads the rows of the previous results in out whose dtype is not in skip (control.csv
+// may be missing: results from before the control).
+func readOld(out string, skip map[string]bool) (results, error) {
+	var res results
 	num := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
 	lines, err := readCSV(filepath.Join(out, "steps.csv"), stepsHeader)
 	if err != nil {
-		return nil, nil, nil, err
+		return res, err
 	}
 	for _, l := range lines {
 		if !skip[l[0]] {
 			k, _ := strconv.Atoi(l[1])
-			steps = append(steps, stepRow{l[0], k, l[2], num(l[3]), num(l[4]), num(l[5])})
+			res.steps = append(res.steps, stepRow{l[0], k, l[2], num(l[3]), num(l[4]), num(l[5])})
 		}
 	}
-	if lines, err = readCSV(filepath.Join(out, "params.csv"), paramsHeader); err != nil {
-		return nil, nil, nil, err
+	if lines, err = readCSV(filepath.Join(out, "control.csv"), controlHeader); err != nil {
+		return res, err
 	}
 	for _, l := range lines {
 		if !skip[l[0]] {
-			params = append(params, paramRow{l[0], l[1], l[2], l[3], num(l[4])})
+			k, _ := strconv.Atoi(l[1])
+			res.control = append(res.control, stepRow{l[0], k, "loss", num(l[2]), num(l[3]), num(l[4])})
+		}
+	}
+	if lines, err = readCSV(filepath.Join(out, "params.csv"), paramsHeader); err != nil {
+		return res, err
+	}
+	for _, l := range lines {
+		if !skip[l[0]] {
+			res.params = append(res.params, paramRow{l[0], l[1], l[2], l[3], num(l[4])})
 		}
 	}
 	if lines, err = readCSV(filepath.Join(out, "runs.csv"), runsHeader); err != nil {
-		return nil, nil, nil, err
+		return res, err
 	}
 	for _, l := range lines {
 		if !skip[l[0]] {
 			st, _ := strconv.Atoi(l[3])
 			b, _ := strconv.Atoi(l[4])
 			wu, _ := strconv.Atoi(l[6])
-			runs = append(runs, runRow{l[0], l[1], l[2], st, b, wu, num(l[5]), num(l[7]), num(l[8]), l[9]})
+			res.runs = append(res.runs, runRow{l[0], l[1], l[2], st, b, wu, num(l[5]), num(l[7]), num(l[8]), l[9]})
 		}
 	}
-	return steps, params, runs, nil
+	return res, nil
 }
 
 // series returns, for one dtype and quantity, the rows in step order.
@@ -370,9 +398,13 @@ type facts struct {
 	higher, signedN     int
 	finalMax            float64
 	finalMaxName        string
+	// the control (0 steps without one): its loss difference's first step above 1e-3 (0: none)
+	ctrlSteps, ctrl3 int
+	ctrlMed10        float64
 }
 
-func factsOf(steps []stepRow, params []paramRow, dtype string, n int) facts {
+func factsOf(res results, dtype string, n int) facts {
+	steps, params := res.steps, res.params
 	loss := series(steps, dtype, "loss")
 	f := facts{n: n, split3: firstAbove(loss, 1e-3), split2: firstAbove(loss, 1e-2),
 		med10: medianRel(loss, 1, 10), med100: medianRel(loss, 11, 100), medN: medianRel(loss, 101, n)}
@@ -380,6 +412,8 @@ func factsOf(steps []stepRow, params []paramRow, dtype string, n int) facts {
 		f.loss1 = loss[0].Rel
 	}
 	f.signed, f.higher, f.signedN = meanSigned(loss, 1, n)
+	ctrl := series(res.control, dtype, "loss")
+	f.ctrlSteps, f.ctrl3, f.ctrlMed10 = len(ctrl), firstAbove(ctrl, 1e-3), medianRel(ctrl, 1, 10)
 	for _, p := range params {
 		if p.Dtype != dtype {
 			continue
@@ -394,7 +428,8 @@ func factsOf(steps []stepRow, params []paramRow, dtype string, n int) facts {
 	return f
 }
 
-func summary(steps []stepRow, params []paramRow, runs []runRow) string {
+func summary(res results) string {
+	steps, runs := res.steps, res.runs
 	var b strings.Builder
 	if len(runs) == 0 {
 		return ""
@@ -411,7 +446,7 @@ func summary(steps []stepRow, params []paramRow, runs []runRow) string {
 	}
 	all := map[string]facts{}
 	for _, r := range runs {
-		f := factsOf(steps, params, r.Dtype, r.Steps)
+		f := factsOf(res, r.Dtype, r.Steps)
 		all[r.Dtype] = f
 		fmt.Fprintf(&b, "\n## %s\n\n", r.Dtype)
 		fmt.Fprintf(&b, "Loss: first step with a relative difference above 1e-3: %s; above 1e-2: %s. "+
@@ -430,6 +465,11 @@ func summary(steps []stepRow, params []paramRow, runs []runRow) string {
 		fmt.Fprintf(&b, "\nEvery parameter's gradient at step 1 (params.csv): largest relative difference %s (%s). "+
 			"Every tensor after step %d: largest relative difference %s (%s).\n",
 			e(f.grad1Max), f.grad1MaxName, r.Steps, e(f.finalMax), f.finalMaxName)
+		if f.ctrlSteps > 0 {
+			fmt.Fprintf(&b, "\nControl (control.csv): Go against Go started from the same weights moved by one ulp, on the same "+
+				"batches, over %d steps: first step with a loss difference above 1e-3: %s (Go against PyTorch: %s); median %s over steps 1–10.\n",
+				f.ctrlSteps, stepOrNever(f.ctrl3, f.ctrlSteps), stepOrNever(f.split3, r.Steps), e(f.ctrlMed10))
+		}
 	}
 	b.WriteString("\n## Verdict\n\n")
 	b.WriteString(verdict(all))
@@ -455,6 +495,9 @@ func verdict(all map[string]facts) string {
 	fmt.Fprintf(&b, "In float64 the step-1 losses differ by %s and the step-1 gradients by at most %s (%s); "+
 		"the loss difference has a median of %s over steps 1–10 and %s over 11–100; first step above 1e-3: %s. ",
 		e(f64.loss1), e(f64.grad1Max), f64.grad1MaxName, e(f64.med10), e(f64.med100), stepOrNever(f64.split3, f64.n))
+	if f64.ctrlSteps > 0 {
+		return b.String() + controlVerdict(f32, has32, f64)
+	}
 	early := f64.loss1 > 1e-9 || f64.grad1Max > 1e-6 || f64.med10 > 1e-6 || (f64.split3 > 0 && f64.split3 <= 10)
 	switch {
 	case early:
@@ -473,9 +516,51 @@ func verdict(all map[string]facts) string {
 	return b.String()
 }
 
+// controlSlack is how many steps before the control the Go–PyTorch split may come and still be
+// rounding: the two implementations start apart by their whole computation's rounding (1e-14 in
+// the step-1 loss), the control by one ulp of the weights, and this gap grows 30–1000-fold per
+// step while the trajectories separate.
+const controlSlack = 2
+
+// controlVerdict judges the float64 run against its control: rounding when Go and PyTorch agree
+// to float64 rounding at the start and separate no earlier than Go separates from itself nudged
+// by one ulp (less controlSlack steps); a defect when they differ at the start or part sooner.
+func controlVerdict(f32 facts, has32 bool, f64 facts) string {
+	ctrl := f64.ctrl3
+	if ctrl == 0 {
+		ctrl = f64.ctrlSteps + 1
+	}
+	atStart := f64.loss1 > 1e-9 || f64.grad1Max > 1e-6
+	sooner := f64.split3 > 0 && f64.split3 < ctrl-controlSlack
+	if atStart || sooner {
+		what := "differ at the first step"
+		if !atStart {
+			what = "part at step " + strconv.Itoa(f64.split3)
+		}
+		return fmt.Sprintf("**A defect**: in float64 Go and PyTorch %s, where Go from weights one ulp apart parts from "+
+			"itself at %s: more than rounding; params.csv names the parameters whose step-1 gradients differ most.",
+			what, stepOrNever(f64.ctrl3, f64.ctrlSteps))
+	}
+	if f64.split3 == 0 && f64.ctrl3 == 0 {
+		return fmt.Sprintf("**Rounding**: in float64 the two implementations agree to its rounding at the start, and in the "+
+			"%d steps run neither they nor Go against itself from weights one ulp apart part beyond 1e-3.", f64.n)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Rounding**: in float64 the two implementations agree to its rounding at the start and part at %s, "+
+		"where Go started from weights one ulp apart parts from itself at %s: this net and recipe amplify a rounding-size "+
+		"difference that fast, and Go and PyTorch differ by no more than that",
+		stepOrNever(f64.split3, f64.n), stepOrNever(f64.ctrl3, f64.ctrlSteps))
+	if has32 && f32.split3 > 0 {
+		fmt.Fprintf(&b, " (float32, whose rounding is 10⁸ times coarser, parts at step %d)", f32.split3)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
 // plotAll draws lockstep.png: both sides' loss, and the relative differences of the loss and of
 // the gradient norm, on log axes, one colour per precision.
-func plotAll(path string, steps []stepRow, runs []runRow) error {
+func plotAll(path string, res results) error {
+	steps, runs := res.steps, res.runs
 	loss := runlog.Panel{Title: "training loss (solid: Go, dashed: PyTorch)", XLabel: "step", YLabel: "loss (log scale)", LogY: true}
 	diff := runlog.Panel{Title: "relative difference |go − torch| / |torch|", XLabel: "step",
 		YLabel: "relative difference (log scale)", LogY: true}
@@ -494,6 +579,9 @@ func plotAll(path string, steps []stepRow, runs []runRow) error {
 		loss.Lines = append(loss.Lines, line(ls, goSide, 2*i, false, dt+" Go"), line(ls, torchSide, 2*i, true, dt+" PyTorch"))
 		diff.Lines = append(diff.Lines, line(ls, rel, 2*i, false, dt+" loss"),
 			line(series(steps, dt, "grad_norm"), rel, 2*i+1, true, dt+" gradient norm"))
+		if ctrl := series(res.control, dt, "loss"); len(ctrl) > 0 {
+			diff.Lines = append(diff.Lines, line(ctrl, rel, 4+i, false, dt+" loss, Go vs Go one ulp apart"))
+		}
 	}
 	png, err := runlog.LinesPNG(fmt.Sprintf("Lock-step %s: Go vs PyTorch, same weights, batches and recipe", runs[0].Model),
 		[]runlog.Panel{loss, diff}, 12*vg.Inch, 4.5*vg.Inch)
