@@ -66,9 +66,10 @@ type dtypeRun struct {
 	Go, Torch    record
 	GoSeconds    float64
 	TorchSeconds float64
-	// Nudged is the control (-control): Go's loss per step from the same weights moved by one
-	// ulp, on the same batches; nil without it.
-	Nudged []float64
+	// Nudged is the control (-control): Go's loss per step from the same weights moved by
+	// NudgeUlps ulps, on the same batches; nil without it.
+	Nudged    []float64
+	NudgeUlps int
 }
 
 // layers picks the recorded layers of a CIFAR net with n blocks per stage: the stem, the middle
@@ -193,6 +194,7 @@ func lockstep(s settings, dtype, dir string, stdout io.Writer) (dtypeRun, error)
 	}
 	fmt.Fprintf(stdout, "lockstep %s: go %.0f s, torch %.0f s (torch's own loop %.0f s)\n", dtype, r.GoSeconds, r.TorchSeconds, r.Torch.Seconds)
 	if s.control {
+		r.NudgeUlps = s.nudge
 		if r.Nudged, err = nudgedRun(s, dt, m.LRs, stdout); err != nil {
 			return r, fmt.Errorf("the control run: %w", err)
 		}
@@ -273,7 +275,7 @@ func (g *goRun) train(lrs []float64, label string, stdout io.Writer, each func(s
 }
 
 // nudgedRun is the control: Go again from the same initial weights, each nonzero trainable one
-// moved by one ulp up, on the same batches, returning the loss of every step. How fast its loss leaves
+// moved up by s.nudge ulps, on the same batches, returning the loss of every step. How fast its loss leaves
 // the unnudged run's is how fast this net and recipe amplify a difference of the precision's
 // rounding: the yardstick for the split between Go and PyTorch.
 func nudgedRun(s settings, dt tensor.Dtype, lrs []float64, stdout io.Writer) ([]float64, error) {
@@ -286,20 +288,22 @@ func nudgedRun(s settings, dt tensor.Dtype, lrs []float64, stdout io.Writer) ([]
 		switch d := bd.Param.Value.Data().(type) {
 		case []float32:
 			for i, v := range d {
-				if v != 0 { // a zero would become a denormal
-					d[i] = math.Nextafter32(v, float32(math.Inf(1)))
+				for k := 0; k < s.nudge && v != 0; k++ { // a zero would become a denormal
+					v = math.Nextafter32(v, float32(math.Inf(1)))
 				}
+				d[i] = v
 			}
 		case []float64:
 			for i, v := range d {
-				if v != 0 {
-					d[i] = math.Nextafter(v, math.Inf(1))
+				for k := 0; k < s.nudge && v != 0; k++ {
+					v = math.Nextafter(v, math.Inf(1))
 				}
+				d[i] = v
 			}
 		}
 	}
 	var losses []float64
-	err = g.train(lrs, "go "+dt.String()+", nudged", stdout, func(_ int, _ *data.Batch, loss float64) error {
+	err = g.train(lrs, fmt.Sprintf("go %s, nudged %d ulp", dt, s.nudge), stdout, func(_ int, _ *data.Batch, loss float64) error {
 		losses = append(losses, loss)
 		return nil
 	})

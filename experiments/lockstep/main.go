@@ -71,6 +71,7 @@ type settings struct {
 	threads, workers          int
 	quick, overwrite, replot  bool
 	control                   bool
+	nudge                     int      // ulps the control moves each weight by
 	args                      []string // the command line, for the record
 }
 
@@ -105,7 +106,8 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 	fs.StringVar(&s.script, "script", defaultScript(), "the PyTorch side")
 	fs.IntVar(&s.threads, "threads", 2, "PyTorch threads")
 	fs.IntVar(&s.workers, "workers", 0, "goroutines the Go ops use (0: GOMAXPROCS)")
-	fs.BoolVar(&s.control, "control", false, "also train Go from the initial weights moved by one ulp, on the same batches: how fast this net amplifies a rounding-size difference, the yardstick of the verdict")
+	fs.BoolVar(&s.control, "control", false, "also train Go from the initial weights moved by -nudge ulps, on the same batches: how fast this net amplifies a rounding-size difference, the yardstick of the verdict")
+	fs.IntVar(&s.nudge, "nudge", 1, "ulps the control moves each nonzero weight up by (about 100 start it as far from Go as PyTorch is in float64)")
 	fs.BoolVar(&s.overwrite, "overwrite", false, "replace the results already in -out")
 	fs.BoolVar(&s.replot, "replot", false, "only redraw -out's figure and summary.md from its CSV files")
 	fs.BoolVar(&s.quick, "quick", false, "seconds, for CI: -model resnet8 -data builtin -batch 16 -steps 6 -warmup 2 -dtype float32,float64 -control (flags given explicitly win)")
@@ -142,6 +144,8 @@ func parseFlags(args []string, stdout io.Writer) (settings, error) {
 		return s, cli.Usagef("-warmup %d: want 0 or more", s.Warmup)
 	case s.Momentum < 0 || s.WD < 0:
 		return s, cli.Usagef("-momentum %g, -wd %g: want 0 or more", s.Momentum, s.WD)
+	case s.nudge < 1:
+		return s, cli.Usagef("-nudge %d: want at least 1 ulp", s.nudge)
 	case s.threads < 1:
 		return s, cli.Usagef("-threads %d: want at least 1", s.threads)
 	}
@@ -158,6 +162,11 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if err := cli.CheckResultsDir(s.out, summaryFile, s.quick, s.overwrite); err != nil {
 		return err
+	}
+	// The new rows are merged with these once both sides have run: read them now, so that a
+	// file this program cannot merge stops it before the training, not after.
+	if _, err := readOld(s.out, nil); err != nil {
+		return fmt.Errorf("the results already in %s: %w", s.out, err)
 	}
 	if err := checkPython(s); err != nil {
 		return err

@@ -100,9 +100,10 @@ func TestQuickAgrees(t *testing.T) {
 		}
 		k, err := strconv.Atoi(r[1])
 		require.NoError(t, err)
-		assert.Equal(t, loss["float64"][k][0], num(t, r[2]), "the control's reference is the Go run, step %d", k)
-		assert.Less(t, num(t, r[4]), 1e-12, "the nudge moves the loss by a rounding-size amount, step %d", k)
-		moved = moved || num(t, r[4]) > 0
+		assert.Equal(t, "1", r[2], "-nudge's default: one ulp")
+		assert.Equal(t, loss["float64"][k][0], num(t, r[3]), "the control's reference is the Go run, step %d", k)
+		assert.Less(t, num(t, r[5]), 1e-12, "the nudge moves the loss by a rounding-size amount, step %d", k)
+		moved = moved || num(t, r[5]) > 0
 	}
 	assert.True(t, moved, "the nudge changes the trajectory")
 
@@ -147,4 +148,28 @@ func TestQuickRefusesCommittedResults(t *testing.T) {
 	err := run([]string{"-quick", "-out", filepath.Join("..", "lockstep", "results"), "-overwrite"}, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "committed")
+}
+
+// Settings that cannot run are usage errors naming the flag.
+func TestBadFlags(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"-nudge 0", "-nudge 0"},
+		{"-threads 0", "-threads 0"},
+		{"-dtype float16", `-dtype "float16"`},
+	} {
+		err := run(strings.Fields(c.args), io.Discard)
+		require.Error(t, err, c.args)
+		assert.Contains(t, err.Error(), c.want)
+	}
+}
+
+// Results that cannot be merged stop the run before any training (a lost hour, otherwise).
+func TestUnreadableResultsStopEarly(t *testing.T) {
+	out := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(out, "control.csv"), []byte("dtype,step,go\n"), 0o644))
+	err := run([]string{"-quick", "-out", out, "-script", filepath.Join(out, "missing.py")}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "control.csv")
+	_, statErr := os.Stat(filepath.Join(out, "steps.csv"))
+	assert.True(t, os.IsNotExist(statErr), "nothing written")
 }

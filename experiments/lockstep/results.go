@@ -48,8 +48,9 @@ var (
 	stepsHeader  = []string{"dtype", "step", "quantity", "go", "torch", "rel_diff"}
 	paramsHeader = []string{"dtype", "name", "grad1_rel_diff", "grad1_norm_torch", "final_rel_diff"}
 	runsHeader   = []string{"dtype", "model", "data", "steps", "batch", "lr", "warmup", "go_seconds", "torch_seconds", "command"}
-	// control.csv: the control's loss (-control), as stepRows whose Torch is the nudged Go run.
-	controlHeader = []string{"dtype", "step", "go", "go_nudged", "rel_diff"}
+	// control.csv: the control's loss (-control), read as stepRows whose Torch is the nudged Go
+	// run; ulps is the nudge.
+	controlHeader = []string{"dtype", "step", "ulps", "go", "go_nudged", "rel_diff"}
 )
 
 func relDiff(a, b float64) float64 {
@@ -86,7 +87,7 @@ func sortQuantities(qs []string) {
 	})
 }
 
-// rows turns a run's records into steps.csv, control.csv and params.csv lines.
+// rows turns a run's records into steps.csv, control.csv (without the ulps) and params.csv lines.
 func (r dtypeRun) rows() (steps, control []stepRow, params []paramRow) {
 	var qs []string
 	for q := range r.Go.Steps[0] {
@@ -134,11 +135,12 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	steps, control, params, runRows := old.steps, old.control, old.params, old.runs
+	steps, control, params, runRows, ulps := old.steps, old.control, old.params, old.runs, old.ulps
 	for _, r := range runs {
 		st, ct, pr := r.rows()
 		steps = append(steps, st...)
 		control = append(control, ct...)
+		ulps[r.Dtype] = r.NudgeUlps
 		params = append(params, pr...)
 		runRows = append(runRows, runRow{r.Dtype, s.Model, s.Data, r.Steps, s.Batch, s.Warmup, s.LR, r.GoSeconds, r.TorchSeconds,
 			command(s.args)})
@@ -157,7 +159,7 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	}
 	lines = nil
 	for _, r := range control {
-		lines = append(lines, []string{r.Dtype, strconv.Itoa(r.Step), fmtG(r.Go), fmtG(r.Torch), fmtG(r.Rel)})
+		lines = append(lines, []string{r.Dtype, strconv.Itoa(r.Step), strconv.Itoa(ulps[r.Dtype]), fmtG(r.Go), fmtG(r.Torch), fmtG(r.Rel)})
 	}
 	if err := writeCSV(filepath.Join(s.out, "control.csv"), controlHeader, lines); err != nil {
 		return err
@@ -177,7 +179,7 @@ func writeResults(s settings, runs []dtypeRun, stdout io.Writer) error {
 	if err := writeCSV(filepath.Join(s.out, "runs.csv"), runsHeader, lines); err != nil {
 		return err
 	}
-	if err := writeDerived(s.out, results{steps, control, params, runRows}); err != nil {
+	if err := writeDerived(s.out, results{steps, control, params, runRows, ulps}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", s.out)
@@ -189,6 +191,7 @@ type results struct {
 	steps, control []stepRow
 	params         []paramRow
 	runs           []runRow
+	ulps           map[string]int // the control's nudge, by dtype
 }
 
 // writeDerived writes what the CSV files determine: the figure and summary.md.
@@ -248,7 +251,7 @@ func readCSV(path string, header []string) ([][]string, error) {
 // readOld reads the rows of the previous results in out whose dtype is not in skip (control.csv
 // may be missing: results from before the control).
 func readOld(out string, skip map[string]bool) (results, error) {
-	var res results
+	res := results{ulps: map[string]int{}}
 	num := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
 	lines, err := readCSV(filepath.Join(out, "steps.csv"), stepsHeader)
 	if err != nil {
@@ -266,7 +269,9 @@ func readOld(out string, skip map[string]bool) (results, error) {
 	for _, l := range lines {
 		if !skip[l[0]] {
 			k, _ := strconv.Atoi(l[1])
-			res.control = append(res.control, stepRow{l[0], k, "loss", num(l[2]), num(l[3]), num(l[4])})
+			u, _ := strconv.Atoi(l[2])
+			res.control = append(res.control, stepRow{l[0], k, "loss", num(l[3]), num(l[4]), num(l[5])})
+			res.ulps[l[0]] = u
 		}
 	}
 	if lines, err = readCSV(filepath.Join(out, "params.csv"), paramsHeader); err != nil {
@@ -399,8 +404,8 @@ type facts struct {
 	finalMax            float64
 	finalMaxName        string
 	// the control (0 steps without one): its loss difference's first step above 1e-3 (0: none)
-	ctrlSteps, ctrl3 int
-	ctrlMed10        float64
+	ctrlSteps, ctrl3, ctrlUlps int
+	ctrl1, ctrlMed10           float64
 }
 
 func factsOf(res results, dtype string, n int) facts {
@@ -413,7 +418,10 @@ func factsOf(res results, dtype string, n int) facts {
 	}
 	f.signed, f.higher, f.signedN = meanSigned(loss, 1, n)
 	ctrl := series(res.control, dtype, "loss")
-	f.ctrlSteps, f.ctrl3, f.ctrlMed10 = len(ctrl), firstAbove(ctrl, 1e-3), medianRel(ctrl, 1, 10)
+	f.ctrlSteps, f.ctrl3, f.ctrlMed10, f.ctrlUlps = len(ctrl), firstAbove(ctrl, 1e-3), medianRel(ctrl, 1, 10), res.ulps[dtype]
+	if len(ctrl) > 0 {
+		f.ctrl1 = ctrl[0].Rel
+	}
 	for _, p := range params {
 		if p.Dtype != dtype {
 			continue
@@ -466,9 +474,10 @@ func summary(res results) string {
 			"Every tensor after step %d: largest relative difference %s (%s).\n",
 			e(f.grad1Max), f.grad1MaxName, r.Steps, e(f.finalMax), f.finalMaxName)
 		if f.ctrlSteps > 0 {
-			fmt.Fprintf(&b, "\nControl (control.csv): Go against Go started from the same weights moved by one ulp, on the same "+
-				"batches, over %d steps: first step with a loss difference above 1e-3: %s (Go against PyTorch: %s); median %s over steps 1–10.\n",
-				f.ctrlSteps, stepOrNever(f.ctrl3, f.ctrlSteps), stepOrNever(f.split3, r.Steps), e(f.ctrlMed10))
+			fmt.Fprintf(&b, "\nControl (control.csv): Go against Go started from the same weights moved by %s, on the same "+
+				"batches, over %d steps: loss difference %s at step 1, first above 1e-3 at step %s (Go against PyTorch: %s at step 1, "+
+				"first above 1e-3 at step %s); median %s over steps 1–10.\n",
+				ulpsOf(f.ctrlUlps), f.ctrlSteps, e(f.ctrl1), stepOrNever(f.ctrl3, f.ctrlSteps), e(f.loss1), stepOrNever(f.split3, r.Steps), e(f.ctrlMed10))
 		}
 	}
 	b.WriteString("\n## Verdict\n\n")
@@ -516,10 +525,17 @@ func verdict(all map[string]facts) string {
 	return b.String()
 }
 
+// ulpsOf names a nudge: "one ulp", "100 ulps".
+func ulpsOf(n int) string {
+	if n == 1 {
+		return "one ulp"
+	}
+	return fmt.Sprintf("%d ulps", n)
+}
+
 // controlSlack is how many steps before the control the Go–PyTorch split may come and still be
-// rounding: the two implementations start apart by their whole computation's rounding (1e-14 in
-// the step-1 loss), the control by one ulp of the weights, and this gap grows 30–1000-fold per
-// step while the trajectories separate.
+// rounding: the control's start (-nudge) only approximates the implementations' (their whole
+// computation's rounding), and a step can amplify a difference 10–10⁵-fold.
 const controlSlack = 2
 
 // controlVerdict judges the float64 run against its control: rounding when Go and PyTorch agree
@@ -537,19 +553,19 @@ func controlVerdict(f32 facts, has32 bool, f64 facts) string {
 		if !atStart {
 			what = "part at step " + strconv.Itoa(f64.split3)
 		}
-		return fmt.Sprintf("**A defect**: in float64 Go and PyTorch %s, where Go from weights one ulp apart parts from "+
+		return fmt.Sprintf("**A defect**: in float64 Go and PyTorch %s, where Go from weights %s apart parts from "+
 			"itself at %s: more than rounding; params.csv names the parameters whose step-1 gradients differ most.",
-			what, stepOrNever(f64.ctrl3, f64.ctrlSteps))
+			what, ulpsOf(f64.ctrlUlps), stepOrNever(f64.ctrl3, f64.ctrlSteps))
 	}
 	if f64.split3 == 0 && f64.ctrl3 == 0 {
 		return fmt.Sprintf("**Rounding**: in float64 the two implementations agree to its rounding at the start, and in the "+
-			"%d steps run neither they nor Go against itself from weights one ulp apart part beyond 1e-3.", f64.n)
+			"%d steps run neither they nor Go against itself from weights %s apart part beyond 1e-3.", f64.n, ulpsOf(f64.ctrlUlps))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Rounding**: in float64 the two implementations agree to its rounding at the start and part at %s, "+
-		"where Go started from weights one ulp apart parts from itself at %s: this net and recipe amplify a rounding-size "+
+		"where Go started from weights %s apart parts from itself at %s: this net and recipe amplify a rounding-size "+
 		"difference that fast, and Go and PyTorch differ by no more than that",
-		stepOrNever(f64.split3, f64.n), stepOrNever(f64.ctrl3, f64.ctrlSteps))
+		stepOrNever(f64.split3, f64.n), ulpsOf(f64.ctrlUlps), stepOrNever(f64.ctrl3, f64.ctrlSteps))
 	if has32 && f32.split3 > 0 {
 		fmt.Fprintf(&b, " (float32, whose rounding is 10⁸ times coarser, parts at step %d)", f32.split3)
 	}
@@ -580,7 +596,7 @@ func plotAll(path string, res results) error {
 		diff.Lines = append(diff.Lines, line(ls, rel, 2*i, false, dt+" loss"),
 			line(series(steps, dt, "grad_norm"), rel, 2*i+1, true, dt+" gradient norm"))
 		if ctrl := series(res.control, dt, "loss"); len(ctrl) > 0 {
-			diff.Lines = append(diff.Lines, line(ctrl, rel, 4+i, false, dt+" loss, Go vs Go one ulp apart"))
+			diff.Lines = append(diff.Lines, line(ctrl, rel, 4+i, false, fmt.Sprintf("%s loss, Go vs Go %s apart", dt, ulpsOf(res.ulps[dt]))))
 		}
 	}
 	png, err := runlog.LinesPNG(fmt.Sprintf("Lock-step %s: Go vs PyTorch, same weights, batches and recipe", runs[0].Model),
