@@ -97,10 +97,13 @@ experiments: setup-test
 	$(DEGRADATION) -train-limit 5000 -test-limit 1000 -epochs 8 -depths 20,56,110 -workers 1 -out experiments/degradation/results-5k -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float32 -out experiments/lockstep/results -overwrite
 	$(GO) run $(TAGS) ./experiments/lockstep -dtype float64 -steps64 100 -out experiments/lockstep/results -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -model resnet110 -threads 1 -workers 1 -dtype float32 -out experiments/lockstep/results-110 -overwrite
+	$(GO) run $(TAGS) ./experiments/lockstep -model resnet110 -threads 1 -workers 1 -dtype float64 -steps64 20 -control -nudge 100 -out experiments/lockstep/results-110 -overwrite
 	$(GO) build $(TAGS) -o bin/deep ./experiments/deep
 	bin/deep -models resnet56 -recipes base -seeds 1-20 -epochs 8 -stop-after 2 -out runs/deep/seeds -results experiments/deep/results-seeds -overwrite
 	bin/deep -models resnet56 -recipes base,paper,warmup3,zeroinit -seeds 1-2 -epochs 8 -out runs/deep/recipes56 -results experiments/deep/results-recipes56 -overwrite
 	bin/deep -models resnet110 -recipes base,paper,warmup3,zeroinit -seeds 1-2 -epochs 8 -out runs/deep/recipes110 -results experiments/deep/results-recipes110 -overwrite
+	bin/deep -models resnet110 -recipes base -seeds 3-8 -epochs 8 -out runs/deep/seeds110 -results experiments/deep/results-seeds110 -overwrite
 	bin/deep -models preresnet56,preresnet110 -recipes base -seeds 1-2 -epochs 8 -out runs/deep/preact -results experiments/deep/results-preact -overwrite
 	bin/deep -models resnet20,resnet56,resnet110 -recipes zeroinit -seeds 1 -sides go -epochs 30 -out runs/deep/long -results experiments/deep/results-long -overwrite
 

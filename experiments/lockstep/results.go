@@ -525,6 +525,14 @@ func verdict(all map[string]facts) string {
 	return b.String()
 }
 
+// atStep says when a difference first exceeded 1e-3 (k, 0 for never) in n steps.
+func atStep(k, n int) string {
+	if k == 0 {
+		return fmt.Sprintf("in none of the %d steps", n)
+	}
+	return fmt.Sprintf("at step %d", k)
+}
+
 // ulpsOf names a nudge: "one ulp", "100 ulps".
 func ulpsOf(n int) string {
 	if n == 1 {
@@ -554,20 +562,20 @@ func controlVerdict(f32 facts, has32 bool, f64 facts) string {
 			what = "part at step " + strconv.Itoa(f64.split3)
 		}
 		return fmt.Sprintf("**A defect**: in float64 Go and PyTorch %s, where Go from weights %s apart parts from "+
-			"itself at %s: more than rounding; params.csv names the parameters whose step-1 gradients differ most.",
-			what, ulpsOf(f64.ctrlUlps), stepOrNever(f64.ctrl3, f64.ctrlSteps))
+			"itself %s: more than rounding; params.csv names the parameters whose step-1 gradients differ most.",
+			what, ulpsOf(f64.ctrlUlps), atStep(f64.ctrl3, f64.ctrlSteps))
 	}
 	if f64.split3 == 0 && f64.ctrl3 == 0 {
 		return fmt.Sprintf("**Rounding**: in float64 the two implementations agree to its rounding at the start, and in the "+
 			"%d steps run neither they nor Go against itself from weights %s apart part beyond 1e-3.", f64.n, ulpsOf(f64.ctrlUlps))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Rounding**: in float64 the two implementations agree to its rounding at the start and part at %s, "+
-		"where Go started from weights %s apart parts from itself at %s: this net and recipe amplify a rounding-size "+
+	fmt.Fprintf(&b, "**Rounding**: in float64 the two implementations agree to its rounding at the start and part %s, "+
+		"where Go started from weights %s apart parts from itself %s: this net and recipe amplify a rounding-size "+
 		"difference that fast, and Go and PyTorch differ by no more than that",
-		stepOrNever(f64.split3, f64.n), ulpsOf(f64.ctrlUlps), stepOrNever(f64.ctrl3, f64.ctrlSteps))
+		atStep(f64.split3, f64.n), ulpsOf(f64.ctrlUlps), atStep(f64.ctrl3, f64.ctrlSteps))
 	if has32 && f32.split3 > 0 {
-		fmt.Fprintf(&b, " (float32, whose rounding is 10⁸ times coarser, parts at step %d)", f32.split3)
+		fmt.Fprintf(&b, " (float32, whose rounding is 5·10⁸ times coarser, parts at step %d)", f32.split3)
 	}
 	b.WriteString(".")
 	return b.String()
