@@ -180,44 +180,20 @@ func (op *maxPoolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	parallelMin(g.B*g.C, 4, func(_, lo, hi int) {
+		var col [maxPoolCols]T
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw]
+			if argmax == nil && g.W <= len(col) {
+				maxPoolPlane(g, xp, yp, col[:g.W])
+				continue
+			}
 			var ap []int32
 			if argmax != nil {
 				ap = argmax[pl*ohw : (pl+1)*ohw]
 			}
 			for i := 0; i < g.OH; i++ {
-				y0 := i*g.S - g.P
-				y1 := min(y0+g.K, g.H)
-				y0 = max(y0, 0)
 				for j := 0; j < g.OW; j++ {
-					x0 := j*g.S - g.P
-					x1 := min(x0+g.K, g.W)
-					x0 = max(x0, 0)
-					if ap == nil {
-						// Without the argmax, the branch-free builtin max gives the same value
-						// but for the sign of a zero maximum and a NaN's payload; those windows
-						// take the exact loop.
-						best := T(math.Inf(-1))
-						for u := y0; u < y1; u++ {
-							for _, v := range xp[u*g.W+x0 : u*g.W+x1] {
-								best = max(best, v)
-							}
-						}
-						if best != 0 && best == best {
-							yp[i*g.OW+j] = best
-							continue
-						}
-					}
-					best, arg := T(math.Inf(-1)), y0*g.W+x0
-					for u := y0; u < y1; u++ {
-						row := xp[u*g.W : u*g.W+x1]
-						for v := x0; v < x1; v++ {
-							if val := row[v]; val > best || val != val {
-								best, arg = val, u*g.W+v
-							}
-						}
-					}
+					best, arg := maxPoolWindow(g, xp, i, j)
 					yp[i*g.OW+j] = best
 					if ap != nil {
 						ap[i*g.OW+j] = int32(arg)
@@ -226,6 +202,58 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 			}
 		}
 	})
+}
+
+// maxPoolCols bounds the input width of maxPoolPlane's column maxima, kept on the stack.
+const maxPoolCols = 512
+
+// maxPoolPlane is the forward pass of one plane without the argmax. Each output row takes the
+// maxima of its window's input rows column by column first, then the windows of that row: the
+// builtin max, branch-free, in place of a loop per window (ResNet-18's stem pool, 112x112 into
+// 56x56, was 6% of an inference step). The builtin max gives the exact loop's value but for the
+// sign of a zero maximum and a NaN's payload; those windows take the exact loop.
+func maxPoolPlane[T float](g poolGeom, xp, yp, col []T) {
+	for i := 0; i < g.OH; i++ {
+		y0 := max(i*g.S-g.P, 0)
+		y1 := min(i*g.S-g.P+g.K, g.H)
+		copy(col, xp[y0*g.W:(y0+1)*g.W])
+		for u := y0 + 1; u < y1; u++ {
+			row := xp[u*g.W : (u+1)*g.W]
+			for v := range col {
+				col[v] = max(col[v], row[v])
+			}
+		}
+		out := yp[i*g.OW : (i+1)*g.OW]
+		for j := range out {
+			x0 := max(j*g.S-g.P, 0)
+			x1 := min(j*g.S-g.P+g.K, g.W)
+			best := col[x0]
+			for _, v := range col[x0+1 : x1] {
+				best = max(best, v)
+			}
+			if best == 0 || best != best {
+				best, _ = maxPoolWindow(g, xp, i, j)
+			}
+			out[j] = best
+		}
+	}
+}
+
+// maxPoolWindow returns the maximum of output (i, j)'s window and its index in the plane: the
+// first of the window's largest values in row-major order, or a NaN when it holds one.
+func maxPoolWindow[T float](g poolGeom, xp []T, i, j int) (T, int) {
+	y0, y1 := max(i*g.S-g.P, 0), min(i*g.S-g.P+g.K, g.H)
+	x0, x1 := max(j*g.S-g.P, 0), min(j*g.S-g.P+g.K, g.W)
+	best, arg := T(math.Inf(-1)), y0*g.W+x0
+	for u := y0; u < y1; u++ {
+		row := xp[u*g.W : u*g.W+x1]
+		for v := x0; v < x1; v++ {
+			if val := row[v]; val > best || val != val {
+				best, arg = val, u*g.W+v
+			}
+		}
+	}
+	return best, arg
 }
 
 func maxPoolBackward[T float](g poolGeom, dy, dx []T, argmax []int32) {
