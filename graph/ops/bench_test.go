@@ -54,6 +54,16 @@ var benchConvs = []struct{ b, c, h, o, k, s, p int }{
 	{128, 64, 8, 64, 3, 1, 1},
 	{128, 16, 32, 32, 3, 2, 1},
 	{8, 16, 32, 16, 3, 1, 1},
+	// ResNet-18 inference at batch 1 (224x224): the stem and one 3x3 convolution per stage.
+	{1, 3, 224, 64, 7, 2, 3},
+	{1, 64, 56, 64, 3, 1, 1},
+	{1, 128, 28, 128, 3, 1, 1},
+	{1, 256, 14, 256, 3, 1, 1},
+	{1, 512, 7, 512, 3, 1, 1},
+	{1, 64, 56, 128, 3, 2, 1},
+	{1, 128, 28, 256, 3, 2, 1},
+	{1, 256, 14, 512, 3, 2, 1},
+	{1, 64, 56, 128, 1, 2, 0},
 }
 
 func BenchmarkConv(b *testing.B) {
@@ -70,6 +80,13 @@ func BenchmarkConv(b *testing.B) {
 					*in = G.Nodes{x, w}
 					return Conv2d(x, w, ConvParams{StrideH: c.s, StrideW: c.s, PadH: c.p, PadW: c.p})
 				})
+				// Multiply-adds count two flops; the backward pass is two products of the same size.
+				oh := (c.h+2*c.p-c.k)/c.s + 1
+				flops := 2 * float64(c.b*c.o*oh*oh*c.c*c.k*c.k)
+				if bwd {
+					flops *= 3
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gflop/s")
 			})
 		}
 	}
@@ -174,6 +191,24 @@ func BenchmarkBasicBlock(b *testing.B) {
 				b.Fatal(err)
 			}
 			runMachine(b, G.NewTapeMachine(g, G.BindDualValues(wrt...)))
+		})
+	}
+}
+
+// BenchmarkMaxPool times the stem pool of the ImageNet nets (3x3, stride 2, padding 1) on
+// ResNet-18's stem output at batch 1; the backward variant keeps the argmax.
+func BenchmarkMaxPool(b *testing.B) {
+	for _, bwd := range []bool{false, true} {
+		name := "1x64x112x112/fwd"
+		if bwd {
+			name += "bwd"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchGraph(b, bwd, func(g *G.ExprGraph, rng *rand.Rand, in *G.Nodes) (*G.Node, error) {
+				x := input32(g, rng, "x", 1, 64, 112, 112)
+				*in = G.Nodes{x}
+				return MaxPool2d(x, 3, 2, 1)
+			})
 		})
 	}
 }

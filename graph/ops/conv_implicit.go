@@ -33,9 +33,10 @@ const (
 )
 
 const (
-	tileRows = 4  // output channels per forward tile (and per filter-gradient tile)
-	tileCols = 24 // grid positions per forward tile
-	tileTaps = 3  // kernel taps per filter-gradient tile
+	tileRows   = 4  // output channels per forward tile (and per filter-gradient tile)
+	tileCols   = 24 // grid positions per forward tile
+	narrowCols = 8  // grid positions per narrow forward tile, for the last positions of a grid
+	tileTaps   = 3  // kernel taps per filter-gradient tile
 )
 
 // implicitGo makes the implicit path run the Go definitions of its micro-kernels (tests set it,
@@ -124,12 +125,19 @@ func implicitFor(g convGeom) *implicit {
 
 func abs(a int) int { return max(a, -a) }
 
-// gridLen is the number of grid positions computed for a group of cnt images, from q0 to just
-// past the last output, rounded up to whole tiles.
-func (m *implicit) gridLen(cnt int) int {
+// gridLen is the length of a group of cnt images on the grid, the rows of its output buffers:
+// the positions from q0 to just past the last output, rounded up to whole tiles.
+func (m *implicit) gridLen(cnt int) int { return ceilDiv(m.gridSpan(cnt), tileCols) * tileCols }
+
+// gridEnd is how many of the group's grid positions the forward tiles compute: to just past the
+// last output, rounded up to whole narrow tiles. The positions from there to gridLen are junk
+// never read; a single 7x7 image (ResNet's last stage at batch 1) has 56 positions in a grid of
+// 72, a third of the arithmetic saved.
+func (m *implicit) gridEnd(cnt int) int { return ceilDiv(m.gridSpan(cnt), narrowCols) * narrowCols }
+
+func (m *implicit) gridSpan(cnt int) int {
 	g := m.g
-	span := ((cnt-1)*(g.OH+m.padR) + g.OH) * m.wp
-	return ceilDiv(span, tileCols) * tileCols
+	return ((cnt-1)*(g.OH+m.padR) + g.OH) * m.wp
 }
 
 func (m *implicit) groups() int { return ceilDiv(m.g.B, m.group) }
@@ -146,7 +154,14 @@ func (m *implicit) inputLen() int { return m.g.C * len(m.phases) * m.chanLen }
 // fillInput writes the planes of channels [c0,c1) of images [b0,b0+cnt) of x into xg.
 func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 	g := m.g
+	hw := g.H * g.W
 	for c := c0; c < c1; c++ {
+		if g.SH == 1 && g.SW == 1 { // one phase, the image itself: whole planes
+			m.fillPlanes(xg[c*m.chanLen:(c+1)*m.chanLen], m.lead+m.q0, cnt, func(b int) []float32 {
+				return x[((b0+b)*g.C+c)*hw : ((b0+b)*g.C+c+1)*hw]
+			})
+			continue
+		}
 		for k, ph := range m.phases {
 			pl := c*len(m.phases) + k
 			m.fillPlane(xg[pl*m.chanLen:(pl+1)*m.chanLen], m.lead+m.q0, cnt, func(b, i int, row []float32) {
@@ -155,11 +170,7 @@ func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 					clear(row)
 					return
 				}
-				src := x[((b0+b)*g.C+c)*g.H*g.W+r*g.W : ((b0+b)*g.C+c)*g.H*g.W+(r+1)*g.W]
-				if g.SW == 1 {
-					copy(row, src)
-					return
-				}
+				src := x[((b0+b)*g.C+c)*hw+r*g.W : ((b0+b)*g.C+c)*hw+(r+1)*g.W]
 				for j := range row {
 					if col := g.SW*j + ph[1]; col < g.W {
 						row[j] = src[col]
@@ -182,8 +193,8 @@ func (m *implicit) fillGrad(dy []float32, b0, cnt, n, o0, o1 int, dyg []float32)
 			clear(dyg[o*n : (o+1)*n])
 			continue
 		}
-		m.fillPlane(dyg[o*n:(o+1)*n], 0, cnt, func(b, i int, row []float32) {
-			copy(row, dy[((b0+b)*g.O+o)*ohw+i*g.OW:])
+		m.fillPlanes(dyg[o*n:(o+1)*n], 0, cnt, func(b int) []float32 {
+			return dy[((b0+b)*g.O+o)*ohw : ((b0+b)*g.O+o+1)*ohw]
 		})
 	}
 }
@@ -211,6 +222,22 @@ func (m *implicit) fillPlane(pl []float32, start, cnt int, row func(b, i int, ro
 	clear(pl[pos:])
 }
 
+// fillPlanes is fillPlane where image b's rows are the OH x OW plane src(b), copied a plane at a
+// time (the row callbacks and copies cost as much as the tiles' arithmetic on 8x8 images).
+func (m *implicit) fillPlanes(pl []float32, start, cnt int, src func(b int) []float32) {
+	g := m.g
+	clear(pl[:start])
+	pos := start
+	for b := 0; b < cnt; b++ {
+		padRows(pl[pos:], m.wp, src(b), g.OW, g.OH, g.OW)
+		pos += g.OH * m.wp
+		end := min(pos+m.padR*m.wp, len(pl))
+		clear(pl[pos:end])
+		pos = end
+	}
+	clear(pl[pos:])
+}
+
 // tailFilters returns the filters of the last block of output channels padded with zero rows to
 // tileRows (in slot slotPermuted), or nil when O is a multiple of tileRows.
 func (m *implicit) tailFilters(s *scratch, w []float32) []float32 {
@@ -226,20 +253,21 @@ func (m *implicit) tailFilters(s *scratch, w []float32) []float32 {
 	return a
 }
 
-// forwardBlocks computes output channel blocks [ob0,ob1) of a group on the grid: yg[o·n + q-q0],
-// reading the filters from w (O x K), or from tail for a last block of fewer than tileRows.
-func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, n, ob0, ob1 int) {
-	m.tiles(m.g.K(), m.off, w, tail, xg, yg, n, ob0, ob1)
+// forwardBlocks computes output channel blocks [ob0,ob1) of a group of cnt images on the grid:
+// yg[o·n + q-q0], reading the filters from w (O x K), or from tail for a last block of fewer
+// than tileRows.
+func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, cnt, n, ob0, ob1 int) {
+	m.tiles(m.g.K(), m.off, w, tail, xg, yg, n, m.gridEnd(cnt), ob0, ob1)
 }
 
-// tiles is forwardBlocks for any K taps at grid offsets off: the strided input gradient runs it
-// with each phase's taps.
-func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, ob0, ob1 int) {
+// tiles is forwardBlocks for any K taps at grid offsets off, over the grid positions [0,end) (a
+// multiple of narrowCols, at most n): the strided input gradient runs it with each phase's taps.
+func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, end, ob0, ob1 int) {
 	base := m.lead + m.q0
 	for k0 := 0; k0 < K; k0 += kChunk {
 		k1 := min(K, k0+kChunk)
-		for t0 := 0; t0 < n; t0 += m.chunk {
-			t1 := min(n, t0+m.chunk)
+		for t0 := 0; t0 < end; t0 += m.chunk {
+			t1 := min(end, t0+m.chunk)
 			for ob := ob0; ob < ob1; ob++ {
 				a := w[ob*tileRows*K+k0:]
 				if tail != nil && ob == m.o4/tileRows-1 {
@@ -251,8 +279,13 @@ func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, ob0, ob
 						t += 2 * tileCols
 						continue
 					}
-					convTile4x24(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
-					t += tileCols
+					if t+tileCols <= t1 {
+						convTile4x24(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+						t += tileCols
+						continue
+					}
+					convTile4x8(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
+					t += narrowCols
 				}
 			}
 		}
@@ -266,22 +299,13 @@ func (m *implicit) unfill(yg []float32, n, b0, cnt, o0, o1 int, y, bias []float3
 	ohw := g.OH * g.OW
 	for o := o0; o < o1; o++ {
 		row := yg[o*n : (o+1)*n]
-		var bv float32
-		if bias != nil {
-			bv = bias[o]
-		}
 		for b := 0; b < cnt; b++ {
 			plane := y[((b0+b)*g.O+o)*ohw : ((b0+b)*g.O+o+1)*ohw]
-			for i := 0; i < g.OH; i++ {
-				src := row[(b*(g.OH+m.padR)+i)*m.wp:]
-				dst := plane[i*g.OW : (i+1)*g.OW]
-				if bias == nil {
-					copy(dst, src)
-					continue
-				}
-				for j := range dst {
-					dst[j] = src[j] + bv
-				}
+			src := row[b*(g.OH+m.padR)*m.wp:]
+			if bias == nil {
+				copyRows(plane, g.OW, src, m.wp, g.OH, g.OW)
+			} else {
+				addRows(plane, g.OW, src, m.wp, g.OH, g.OW, bias[o])
 			}
 		}
 	}
@@ -320,7 +344,7 @@ func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 	tail := m.tailFilters(s, w)
 	m.overGroups(s, x, func(xg, yg []float32, b0, ob0, ob1 int) {
 		cnt, n := m.span(b0)
-		m.forwardBlocks(w, tail, xg, yg, n, ob0, ob1)
+		m.forwardBlocks(w, tail, xg, yg, cnt, n, ob0, ob1)
 		m.unfill(yg, n, b0, cnt, ob0*tileRows, min(m.g.O, ob1*tileRows), y, bias)
 	})
 }
@@ -407,21 +431,23 @@ func convBackwardFilterImplicit(m *implicit, s *scratch, x, dy, dw []float32) {
 	}
 }
 
-// convTile4x24Go is the Go definition of vec32.ConvTile4x24 on slices: b's origin is b[bi].
-func convTile4x24Go(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+// convTileGo is the Go definition of vec32.ConvTile4x24 (cols 24) and vec32.ConvTile4x8 (cols 8)
+// on slices: b's origin is b[bi].
+func convTileGo(cols, k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	for r := 0; r < tileRows; r++ {
-		var acc [tileCols]float32
+		var buf [tileCols]float32
+		acc := buf[:cols]
 		if add {
-			copy(acc[:], c[r*ldc:r*ldc+tileCols])
+			copy(acc, c[r*ldc:r*ldc+cols])
 		}
 		for i := 0; i < k; i++ {
 			av := a[r*lda+i]
-			row := b[bi+off[i] : bi+off[i]+tileCols]
+			row := b[bi+off[i] : bi+off[i]+cols]
 			for j := range acc {
 				acc[j] += av * row[j]
 			}
 		}
-		copy(c[r*ldc:r*ldc+tileCols], acc[:])
+		copy(c[r*ldc:r*ldc+cols], acc)
 	}
 }
 
@@ -456,6 +482,33 @@ func dotTile4x6Pair(n int, dy []float32, ldy int, x []float32, xi int, off *[2 *
 		dotTile4x3(n, dy, ldy, x, xi, (*[tileTaps]int)(off[h*tileTaps:]), &half)
 		for r := 0; r < tileRows; r++ {
 			copy(acc[(r*2+h)*tileTaps*8:(r*2+h+1)*tileTaps*8], half[r*tileTaps*8:(r+1)*tileTaps*8])
+		}
+	}
+}
+
+// padRowsGo sets rows rows of dst (row stride ldd ≥ w) to the rows of w values of src (row stride
+// lds), each followed by ldd-w zeros.
+func padRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldd : (r+1)*ldd]
+		copy(d[:w], src[r*lds:r*lds+w])
+		clear(d[w:])
+	}
+}
+
+// copyRowsGo sets rows rows of w values of dst (row stride ldd) to those of src (row stride lds).
+func copyRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ldd:r*ldd+w], src[r*lds:r*lds+w])
+	}
+}
+
+// addRowsGo is copyRowsGo adding bias to every value.
+func addRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int, bias float32) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ldd:r*ldd+w], src[r*lds:r*lds+w]
+		for j := range d {
+			d[j] = s[j] + bias
 		}
 	}
 }

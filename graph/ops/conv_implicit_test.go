@@ -32,6 +32,7 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{9, 4, 6, 5, 5, 3, 3},     // stride 3
 		{6, 4, 48, 48, 8, 3, 2},   // stride 2, several groups of two images
 		{1, 7, 9, 9, 5, 3, 2},     // stride 2, one image: fewer groups than workers
+		{1, 8, 7, 7, 8, 3, 1},     // one 7x7 image: 56 grid positions, a tile of 48 or two of 24, and a narrow one
 	}
 	saved, savedGo, savedWide := implicitConv, implicitGo, wideTiles
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()

@@ -39,10 +39,18 @@ var implicitConv = vec32.HasAVX2FMA
 
 func convTile4x24(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	if implicitGo || !vec32.HasAVX2FMA { // tests only
-		convTile4x24Go(k, a, lda, b, bi, off, c, ldc, add)
+		convTileGo(tileCols, k, a, lda, b, bi, off, c, ldc, add)
 		return
 	}
 	vec32.ConvTile4x24(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
+}
+
+func convTile4x8(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	if implicitGo || !vec32.HasAVX2FMA {
+		convTileGo(narrowCols, k, a, lda, b, bi, off, c, ldc, add)
+		return
+	}
+	vec32.ConvTile4x8(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
 }
 
 func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
@@ -71,4 +79,44 @@ func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * til
 		return
 	}
 	vec32.DotTile4x6(n, &dy[0], ldy, &x[xi], off, acc)
+}
+
+// The row copies of the padded layouts run vec32's AVX kernels for rows of at least 8 values and
+// at most 8 zeros of padding; slices are checked here, the kernels read and write lengths they
+// are given.
+
+// padRows is padRowsGo. It may also write zeros to the 8-(ldd-w) values after the last row's
+// padding, where dst has room for them: the padded layouts clear or write those afterwards.
+func padRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	if !vec32.HasAVX2FMA || w < 8 || ldd-w > 8 || rows < 1 {
+		padRowsGo(dst, ldd, src, lds, rows, w)
+		return
+	}
+	_, _ = dst[rows*ldd-1], src[(rows-1)*lds+w-1]
+	last := rows - 1 // the rows whose spilled zeros land in the next row, before it is copied
+	if len(dst) >= last*ldd+w+8 {
+		last = rows
+	}
+	if last > 0 {
+		vec32.CopyRows(&dst[0], ldd, &src[0], lds, last, w, true)
+	}
+	padRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, rows-last, w)
+}
+
+func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	if !vec32.HasAVX2FMA || w < 8 || rows < 1 {
+		copyRowsGo(dst, ldd, src, lds, rows, w)
+		return
+	}
+	_, _ = dst[(rows-1)*ldd+w-1], src[(rows-1)*lds+w-1]
+	vec32.CopyRows(&dst[0], ldd, &src[0], lds, rows, w, false)
+}
+
+func addRows(dst []float32, ldd int, src []float32, lds, rows, w int, bias float32) {
+	if !vec32.HasAVX2FMA || w < 8 || rows < 1 {
+		addRowsGo(dst, ldd, src, lds, rows, w, bias)
+		return
+	}
+	_, _ = dst[(rows-1)*ldd+w-1], src[(rows-1)*lds+w-1]
+	vec32.AddRows(&dst[0], ldd, &src[0], lds, rows, w, bias)
 }

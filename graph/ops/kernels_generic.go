@@ -33,7 +33,11 @@ func reluMask32(y, dy, dx []float32) { reluMask32Go(y, dy, dx) }
 var implicitConv = false
 
 func convTile4x24(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
-	convTile4x24Go(k, a, lda, b, bi, off, c, ldc, add)
+	convTileGo(tileCols, k, a, lda, b, bi, off, c, ldc, add)
+}
+
+func convTile4x8(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTileGo(narrowCols, k, a, lda, b, bi, off, c, ldc, add)
 }
 
 func dotTile4x3(n int, dy []float32, ldy int, x []float32, xi int, off *[tileTaps]int, acc *[tileRows * tileTaps * 8]float32) {
@@ -50,4 +54,16 @@ func convTile4x48(k int, a []float32, lda int, b []float32, bi int, off []int, c
 
 func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
 	dotTile4x6Pair(n, dy, ldy, x, xi, off, acc)
+}
+
+func padRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	padRowsGo(dst, ldd, src, lds, rows, w)
+}
+
+func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	copyRowsGo(dst, ldd, src, lds, rows, w)
+}
+
+func addRows(dst []float32, ldd int, src []float32, lds, rows, w int, bias float32) {
+	addRowsGo(dst, ldd, src, lds, rows, w, bias)
 }

@@ -24,6 +24,12 @@ func hasAVX2FMA() bool
 //go:noescape
 func ConvTile4x24(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
 
+// ConvTile4x8 is ConvTile4x24 over 8 positions (the last few of a grid): c[r·ldc + j] for
+// r < 4, j < 8, each sum in the same order as ConvTile4x24's (bit for bit).
+//
+//go:noescape
+func ConvTile4x8(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+
 // DotTile4x3 sets, for r < 4, j < 3 and lanes l < 8,
 //
 //	acc[(r·3 + j)·8 + l] = Σ_{s < n/8} dy[r·ldy + 8·s + l] · x[off[j] + 8·s + l]
@@ -56,3 +62,19 @@ func ConvTile4x48(k int, a *float32, lda int, b *float32, off *int, c *float32, 
 //
 //go:noescape
 func DotTile4x6(n int, dy *float32, ldy int, x *float32, off *[6]int, acc *[192]float32)
+
+// CopyRows copies rows rows of w values (w ≥ 8), for r < rows
+//
+//	dst[r·ldd + j] = src[r·lds + j], j < w
+//
+// and with pad writes 8 zeros after each row, dst[r·ldd + w + j] = 0 for j < 8, before the next
+// row is copied (a row may overwrite the zeros of the one before): the padded layouts of the
+// implicit convolutions, whose rows are a few zeros apart. The rows must not overlap src.
+//
+//go:noescape
+func CopyRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad bool)
+
+// AddRows is CopyRows without pad, adding bias: dst[r·ldd + j] = src[r·lds + j] + bias.
+//
+//go:noescape
+func AddRows(dst *float32, ldd int, src *float32, lds int, rows, w int, bias float32)

@@ -125,6 +125,59 @@ loop:
 	VZEROUPPER
 	RET
 
+// func ConvTile4x8(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+// ConvTile4x24 over one register of positions. Y0-Y3: accumulators, row r in Y(r); Y4: 8 values
+// of the second factor; Y5-Y8: the four rows' broadcast filter values.
+TEXT ·ConvTile4x8(SB), NOSPLIT, $0-57
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ b+24(FP), DX
+	MOVQ off+32(FP), R8
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	MOVB add+56(FP), AX
+	TESTB AL, AL
+	JNZ  load8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	JMP  loop8
+
+load8:
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(R9*1), Y1
+	VMOVUPS (DI)(R9*2), Y2
+	VMOVUPS (DI)(R10*1), Y3
+
+loop8:
+	MOVQ         (R8), AX
+	VMOVUPS      (DX)(AX*4), Y4
+	VBROADCASTSS (SI), Y5
+	VBROADCASTSS (SI)(R11*1), Y6
+	VBROADCASTSS (SI)(R11*2), Y7
+	VBROADCASTSS (SI)(R12*1), Y8
+	VFMADD231PS  Y4, Y5, Y0
+	VFMADD231PS  Y4, Y6, Y1
+	VFMADD231PS  Y4, Y7, Y2
+	VFMADD231PS  Y4, Y8, Y3
+	ADDQ         $4, SI
+	ADDQ         $8, R8
+	DECQ         CX
+	JNZ          loop8
+
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (DI)(R9*1)
+	VMOVUPS Y2, (DI)(R9*2)
+	VMOVUPS Y3, (DI)(R10*1)
+	VZEROUPPER
+	RET
+
 // func DotTile4x3(n int, dy *float32, ldy int, x *float32, off *[3]int, acc *[96]float32)
 // Y0-Y11: accumulators, (r, j) in Y(3r+j); Y12-Y14: x at the three offsets; Y15: a row of dy.
 TEXT ·DotTile4x3(SB), NOSPLIT, $0-48
@@ -194,5 +247,92 @@ dloop:
 	VMOVUPS Y9, 288(DI)
 	VMOVUPS Y10, 320(DI)
 	VMOVUPS Y11, 352(DI)
+	VZEROUPPER
+	RET
+
+// func CopyRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad bool)
+// Y0: 8 values; Y1: zeros. AX: the byte offset in a row; R10: the offset of its last 8 values.
+TEXT ·CopyRows(SB), NOSPLIT, $0-49
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $2, R8
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), R9
+	SHLQ    $2, R9
+	MOVQ    rows+32(FP), CX
+	MOVQ    w+40(FP), DX
+	SHLQ    $2, DX
+	LEAQ    -32(DX), R10
+	MOVBQZX pad+48(FP), R11
+	VXORPS  Y1, Y1, Y1
+	TESTQ   CX, CX
+	JZ      copydone
+
+copyrow:
+	XORQ AX, AX
+
+copychunk:
+	CMPQ    AX, R10
+	JGE     copylast
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     copychunk
+
+copylast:
+	VMOVUPS (SI)(R10*1), Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	TESTQ   R11, R11
+	JZ      copynext
+	VMOVUPS Y1, (DI)(DX*1)
+
+copynext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  copyrow
+
+copydone:
+	VZEROUPPER
+	RET
+
+// func AddRows(dst *float32, ldd int, src *float32, lds int, rows, w int, bias float32)
+// Y0: 8 values; Y2: the bias broadcast. AX: the byte offset in a row; R10: the offset of its last
+// 8 values.
+TEXT ·AddRows(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), DI
+	MOVQ         ldd+8(FP), R8
+	SHLQ         $2, R8
+	MOVQ         src+16(FP), SI
+	MOVQ         lds+24(FP), R9
+	SHLQ         $2, R9
+	MOVQ         rows+32(FP), CX
+	MOVQ         w+40(FP), DX
+	SHLQ         $2, DX
+	LEAQ         -32(DX), R10
+	VBROADCASTSS bias+48(FP), Y2
+	TESTQ        CX, CX
+	JZ           adddone
+
+addrow:
+	XORQ AX, AX
+
+addchunk:
+	CMPQ    AX, R10
+	JGE     addlast
+	VADDPS  (SI)(AX*1), Y2, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     addchunk
+
+addlast:
+	VADDPS  (SI)(R10*1), Y2, Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     addrow
+
+adddone:
 	VZEROUPPER
 	RET

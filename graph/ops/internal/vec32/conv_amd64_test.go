@@ -57,6 +57,36 @@ func TestConvTile4x24(t *testing.T) {
 	}
 }
 
+// TestConvTile4x8 checks the narrow tile against the first 8 positions of ConvTile4x24: the same
+// sums in the same order, so the same bits.
+func TestConvTile4x8(t *testing.T) {
+	if !HasAVX2FMA {
+		t.Skip("CPU without AVX2 and FMA: the kernels are never called")
+	}
+	rng := rand.New(rand.NewSource(5))
+	for _, k := range []int{1, 2, 9, 144, 577} {
+		for _, add := range []bool{false, true} {
+			a := normals(rng, 4*k)
+			b := normals(rng, 4000)
+			off := make([]int, k)
+			const base = 2000
+			for i := range off {
+				off[i] = rng.Intn(1900) - 1000
+			}
+			const ldc = 37
+			want := normals(rng, 3*ldc+24+5) // the sums to continue with add, and outside the tile
+			got := append([]float32(nil), want...)
+			wide := append([]float32(nil), want...)
+			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &wide[0], ldc, add)
+			for r := 0; r < 4; r++ {
+				copy(want[r*ldc:r*ldc+8], wide[r*ldc:r*ldc+8])
+			}
+			ConvTile4x8(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
+			require.Equal(t, want, got, "k %d add %v", k, add)
+		}
+	}
+}
+
 func TestDotTile4x3(t *testing.T) {
 	if !HasAVX2FMA {
 		t.Skip("CPU without AVX2 and FMA: the kernels are never called")
@@ -92,4 +122,51 @@ func normals(rng *rand.Rand, n int) []float32 {
 		s[i] = float32(rng.NormFloat64())
 	}
 	return s
+}
+
+// TestCopyRows checks the row copies against their definitions, element by element, with the
+// zeros of pad and nothing written outside the rows and those zeros.
+func TestCopyRows(t *testing.T) {
+	if !HasAVX2FMA {
+		t.Skip("CPU without AVX2: the kernels are never called")
+	}
+	rng := rand.New(rand.NewSource(6))
+	for _, tc := range []struct{ rows, w, gap int }{
+		{1, 8, 1}, {3, 8, 1}, {5, 9, 1}, {4, 14, 1}, {2, 16, 2}, {7, 32, 1}, {3, 56, 1}, {2, 30, 8}, {3, 12, 0},
+	} {
+		for _, kind := range []string{"copy", "pad", "bias"} {
+			ldd, lds := tc.w+tc.gap, tc.w+3
+			src := normals(rng, tc.rows*lds)
+			dst := make([]float32, tc.rows*ldd+8)
+			for i := range dst {
+				dst[i] = 7
+			}
+			want := append([]float32(nil), dst...)
+			for r := 0; r < tc.rows; r++ {
+				for j := 0; j < tc.w; j++ {
+					v := src[r*lds+j]
+					if kind == "bias" {
+						v += 0.5
+					}
+					want[r*ldd+j] = v
+				}
+				if kind == "pad" {
+					for j := tc.w; j < ldd; j++ {
+						want[r*ldd+j] = 0
+					}
+				}
+			}
+			if kind == "pad" { // the last row's zeros run 8 values past it
+				for j := 0; j < 8; j++ {
+					want[(tc.rows-1)*ldd+tc.w+j] = 0
+				}
+			}
+			if kind == "bias" {
+				AddRows(&dst[0], ldd, &src[0], lds, tc.rows, tc.w, 0.5)
+			} else {
+				CopyRows(&dst[0], ldd, &src[0], lds, tc.rows, tc.w, kind == "pad")
+			}
+			require.Equal(t, want, dst, "%+v %s", tc, kind)
+		}
+	}
 }
