@@ -170,16 +170,29 @@ func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 					clear(row)
 					return
 				}
-				src := x[((b0+b)*g.C+c)*hw+r*g.W : ((b0+b)*g.C+c)*hw+(r+1)*g.W]
-				for j := range row {
-					if col := g.SW*j + ph[1]; col < g.W {
-						row[j] = src[col]
-					} else {
-						row[j] = 0
-					}
-				}
+				src := x[((b0+b)*g.C+c)*hw+r*g.W+ph[1] : ((b0+b)*g.C+c)*hw+(r+1)*g.W]
+				cols := min(len(row), ceilDiv(len(src), g.SW)) // the columns SW·j + q inside the image
+				gatherStrided(row[:cols], src, g.SW)
+				clear(row[cols:])
 			})
 		}
+	}
+}
+
+// gatherStrided sets dst[j] = src[s·j] for every j of dst.
+func gatherStrided(dst, src []float32, s int) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:s*(len(dst)-1)+1]
+	if s == 2 { // the strided convolutions of ResNets; a constant stride the compiler can unroll
+		for j := range dst {
+			dst[j] = src[2*j]
+		}
+		return
+	}
+	for j := range dst {
+		dst[j] = src[s*j]
 	}
 }
 
@@ -257,16 +270,18 @@ func (m *implicit) tailFilters(s *scratch, w []float32) []float32 {
 // yg[o·n + q-q0], reading the filters from w (O x K), or from tail for a last block of fewer
 // than tileRows.
 func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, cnt, n, ob0, ob1 int) {
-	m.tiles(m.g.K(), m.off, w, tail, xg, yg, n, m.gridEnd(cnt), ob0, ob1)
+	m.tiles(m.g.K(), m.off, w, tail, xg, yg, n, 0, m.gridEnd(cnt), ob0, ob1)
 }
 
-// tiles is forwardBlocks for any K taps at grid offsets off, over the grid positions [0,end) (a
-// multiple of narrowCols, at most n): the strided input gradient runs it with each phase's taps.
-func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, end, ob0, ob1 int) {
+// tiles is forwardBlocks for any K taps at grid offsets off, over the grid positions
+// [start,end) (end a multiple of narrowCols, at most n): the strided input gradient runs it with
+// each phase's taps. Each output is one tile's sum over the taps in order, whichever tiles and
+// ranges compute it: the same bits for any split.
+func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, start, end, ob0, ob1 int) {
 	base := m.lead + m.q0
 	for k0 := 0; k0 < K; k0 += kChunk {
 		k1 := min(K, k0+kChunk)
-		for t0 := 0; t0 < end; t0 += m.chunk {
+		for t0 := start; t0 < end; t0 += m.chunk {
 			t1 := min(end, t0+m.chunk)
 			for ob := ob0; ob < ob1; ob++ {
 				a := w[ob*tileRows*K+k0:]
@@ -342,11 +357,43 @@ func (m *implicit) overGroups(s *scratch, x []float32, blocks func(xg, yg []floa
 // convForwardImplicit is convForward on the implicit path.
 func convForwardImplicit(m *implicit, s *scratch, x, w, bias, y []float32) {
 	tail := m.tailFilters(s, w)
+	if p := Workers(); m.groups() < p && m.splitPositions() {
+		m.overPositions(s, x, w, tail, y, bias)
+		return
+	}
 	m.overGroups(s, x, func(xg, yg []float32, b0, ob0, ob1 int) {
 		cnt, n := m.span(b0)
 		m.forwardBlocks(w, tail, xg, yg, cnt, n, ob0, ob1)
 		m.unfill(yg, n, b0, cnt, ob0*tileRows, min(m.g.O, ob1*tileRows), y, bias)
 	})
+}
+
+// splitPositions is whether workers sharing a group do better splitting its grid positions than
+// its output channels: each then reads all the filters (O·K values) where it would read all the
+// padded input. Measured at batch 1 (BenchmarkConv, two workers): ResNet-18's 56x56 layers
+// 195 -> 240 Gflop/s and its 28x28 ones 197 -> 227, where the input is 5.7x and 0.8x the
+// filters; its 14x14 and 7x7 layers (0.1x) are slower split by positions.
+func (m *implicit) splitPositions() bool { return m.g.O*m.g.K() < 2*m.inputLen() }
+
+// overPositions is convForwardImplicit for fewer groups than workers, split by grid positions:
+// per group, the workers fill the padded input by channels, compute all output channels over
+// their ranges of positions, then copy the output out by channels.
+func (m *implicit) overPositions(s *scratch, x, w, tail, y, bias []float32) {
+	g := m.g
+	xLen, yLen := m.inputLen(), m.o4*m.n
+	buf := buffers[float32](s, 1, xLen+yLen)[0]
+	xg, yg := buf[:xLen], buf[xLen:]
+	const step = 2 * tileCols // a range of positions is whole wide tiles, but for the last
+	for b0 := 0; b0 < g.B; b0 += m.group {
+		cnt, n := m.span(b0)
+		end := m.gridEnd(cnt)
+		parallel(g.C, workersFor(g.C), func(_, c0, c1 int) { m.fillInput(x, b0, cnt, c0, c1, xg) })
+		steps := ceilDiv(end, step)
+		parallel(steps, workersFor(steps), func(_, t0, t1 int) {
+			m.tiles(g.K(), m.off, w, tail, xg, yg, n, t0*step, min(end, t1*step), 0, m.o4/tileRows)
+		})
+		parallel(g.O, workersFor(g.O), func(_, o0, o1 int) { m.unfill(yg, n, b0, cnt, o0, o1, y, bias) })
+	}
 }
 
 // filterBlocks adds to dw (O x K, filter order) the filter gradient of output channel blocks

@@ -11,16 +11,18 @@ import (
 
 // The implicit-GEMM path (float32) against the im2col path run in float64: forward with and
 // without bias, input gradient, filter gradient, over geometries that exercise the grouping
-// (partial last groups, fewer groups than workers), output channels not a multiple of 4 and taps
-// not a multiple of 3; with the assembly micro-kernels where the CPU has them and with their Go
-// definitions; bit-for-bit reproducibility for a given worker count; and the same bits with the
-// wide (AVX-512) tiles and without.
+// (partial last groups, fewer groups than workers split by positions or by output channels),
+// output channels not a multiple of 4 and taps not a multiple of 3; with the assembly
+// micro-kernels where the CPU has them and with their Go definitions; bit-for-bit
+// reproducibility for a given worker count; and the same bits with the wide (AVX-512) tiles and
+// without.
 func TestConvImplicitMatchesIm2col(t *testing.T) {
 	cases := []struct{ b, c, h, w, o, k, s int }{
 		{3, 16, 8, 8, 16, 3, 1},   // groups of 3 (16 images wanted), one group
 		{37, 5, 6, 7, 6, 3, 1},    // many groups, the last one partial, O % 4 = 2
 		{2, 16, 32, 32, 32, 3, 1}, // one image per group
-		{1, 7, 5, 9, 5, 3, 1},     // one image: fewer groups than workers
+		{1, 7, 5, 9, 5, 3, 1},     // one image: fewer groups than workers, split by positions
+		{1, 8, 4, 4, 64, 3, 1},    // one image, many filters: split by output channels
 		{4, 9, 10, 10, 12, 1, 1},  // 1x1: K = 9, no padding
 		{2, 3, 9, 11, 4, 5, 1},    // 5x5 pad 2
 		{2, 4, 1, 1, 3, 3, 1},     // 1x1 images
@@ -36,6 +38,13 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 	}
 	saved, savedGo, savedWide := implicitConv, implicitGo, wideTiles
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()
+	// The two single-image cases above take the two ways of splitting a group.
+	implicitConv = true
+	one := func(c, h, w, o int) *implicit {
+		return implicitFor(convGeom{B: 1, C: c, H: h, W: w, O: o, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, OH: h, OW: w})
+	}
+	require.True(t, one(7, 5, 9, 5).splitPositions(), "split by positions")
+	require.False(t, one(8, 4, 4, 64).splitPositions(), "split by output channels")
 	modes := []bool{true} // Go micro-kernels
 	if saved {
 		modes = append(modes, false) // assembly

@@ -120,7 +120,7 @@ func (sg *stridedGrad) group(a, xg, yg []float32, b0, cb0, cb1 int, dx []float32
 	for i := range sg.phases {
 		ph := &sg.phases[i]
 		if len(ph.taps) > 0 {
-			sg.m.tiles(len(ph.off), ph.off, a[ph.at:], nil, xg, yg, n, n, cb0, cb1)
+			sg.m.tiles(len(ph.off), ph.off, a[ph.at:], nil, xg, yg, n, 0, n, cb0, cb1)
 		}
 		sg.scatter(ph, yg, n, b0, cnt, c0, c1, dx)
 	}
