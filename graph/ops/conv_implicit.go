@@ -156,10 +156,16 @@ func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 	g := m.g
 	hw := g.H * g.W
 	for c := c0; c < c1; c++ {
+		img := func(b int) []float32 { return x[((b0+b)*g.C+c)*hw : ((b0+b)*g.C+c+1)*hw] }
 		if g.SH == 1 && g.SW == 1 { // one phase, the image itself: whole planes
-			m.fillPlanes(xg[c*m.chanLen:(c+1)*m.chanLen], m.lead+m.q0, cnt, func(b int) []float32 {
-				return x[((b0+b)*g.C+c)*hw : ((b0+b)*g.C+c+1)*hw]
-			})
+			m.fillPlanes(xg[c*m.chanLen:(c+1)*m.chanLen], m.lead+m.q0, cnt, img)
+			continue
+		}
+		if g.SH == 2 && g.SW == 2 { // ResNet's strided convolutions: whole phase planes
+			for k, ph := range m.phases {
+				pl := c*len(m.phases) + k
+				m.fillPhase2(xg[pl*m.chanLen:(pl+1)*m.chanLen], m.lead+m.q0, cnt, ph, img)
+			}
 			continue
 		}
 		for k, ph := range m.phases {
@@ -243,6 +249,30 @@ func (m *implicit) fillPlanes(pl []float32, start, cnt int, src func(b int) []fl
 	pos := start
 	for b := 0; b < cnt; b++ {
 		padRows(pl[pos:], m.wp, src(b), g.OW, g.OH, g.OW)
+		pos += g.OH * m.wp
+		end := min(pos+m.padR*m.wp, len(pl))
+		clear(pl[pos:end])
+		pos = end
+	}
+	clear(pl[pos:])
+}
+
+// fillPhase2 is fillPlanes for phase ph = (p, q) of a stride-2 geometry: image b's rows are rows
+// p, p+2, ... of img(b), each of its columns q, q+2, ...; rows and columns past the image are zero.
+func (m *implicit) fillPhase2(pl []float32, start, cnt int, ph [2]int, img func(b int) []float32) {
+	g := m.g
+	rows := min(g.OH, ceilDiv(g.H-ph[0], 2))
+	cols := min(g.OW, ceilDiv(g.W-ph[1], 2))
+	if cols <= 0 {
+		rows = 0
+	}
+	clear(pl[:start])
+	pos := start
+	for b := 0; b < cnt; b++ {
+		if rows > 0 {
+			gatherEvenRows(pl[pos:], m.wp, img(b)[ph[0]*g.W+ph[1]:], 2*g.W, rows, cols)
+		}
+		clear(pl[pos+rows*m.wp : pos+g.OH*m.wp])
 		pos += g.OH * m.wp
 		end := min(pos+m.padR*m.wp, len(pl))
 		clear(pl[pos:end])
@@ -539,6 +569,16 @@ func padRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	for r := 0; r < rows; r++ {
 		d := dst[r*ldd : (r+1)*ldd]
 		copy(d[:w], src[r*lds:r*lds+w])
+		clear(d[w:])
+	}
+}
+
+// gatherEvenRowsGo is padRowsGo of every other value of src's rows: dst[r·ldd + j] =
+// src[r·lds + 2j] for j < w, then zeros to the row's end.
+func gatherEvenRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ldd : (r+1)*ldd]
+		gatherStrided(d[:w], src[r*lds:], 2)
 		clear(d[w:])
 	}
 }

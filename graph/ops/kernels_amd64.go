@@ -100,7 +100,29 @@ func padRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	if last > 0 {
 		vec32.CopyRows(&dst[0], ldd, &src[0], lds, last, w, true)
 	}
-	padRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, rows-last, w)
+	if last < rows {
+		padRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, 1, w)
+	}
+}
+
+// gatherEvenRows is gatherEvenRowsGo, with padRows' zeros past the last row. A row of the kernel
+// reads 2w values of src, one past the last it copies: a last row without them goes through Go.
+func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	if !vec32.HasAVX2FMA || w < 8 || ldd-w > 8 || rows < 1 {
+		gatherEvenRowsGo(dst, ldd, src, lds, rows, w)
+		return
+	}
+	_, _ = dst[rows*ldd-1], src[(rows-1)*lds+2*(w-1)]
+	last := rows - 1
+	if len(dst) >= last*ldd+w+8 && len(src) >= last*lds+2*w {
+		last = rows
+	}
+	if last > 0 {
+		vec32.GatherEvenRows(&dst[0], ldd, &src[0], lds, last, w, true)
+	}
+	if last < rows {
+		gatherEvenRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, 1, w)
+	}
 }
 
 func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {

@@ -67,3 +67,7 @@ func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 func addRows(dst []float32, ldd int, src []float32, lds, rows, w int, bias float32) {
 	addRowsGo(dst, ldd, src, lds, rows, w, bias)
 }
+
+func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
+	gatherEvenRowsGo(dst, ldd, src, lds, rows, w)
+}

@@ -78,3 +78,13 @@ func CopyRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad boo
 //
 //go:noescape
 func AddRows(dst *float32, ldd int, src *float32, lds int, rows, w int, bias float32)
+
+// GatherEvenRows is CopyRows of every other value: for r < rows and j < w (w ≥ 8),
+//
+//	dst[r·ldd + j] = src[r·lds + 2j]
+//
+// (the phase planes of a stride-2 convolution), with pad's 8 zeros after each row. A row reads
+// src[r·lds .. r·lds + 2w), one value past the last it copies.
+//
+//go:noescape
+func GatherEvenRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad bool)

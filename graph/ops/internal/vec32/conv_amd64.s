@@ -336,3 +336,56 @@ addlast:
 adddone:
 	VZEROUPPER
 	RET
+
+// func GatherEvenRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad bool)
+// Y0, Y2: 16 values of a source row, then the 8 even ones; Y1: zeros. AX: the byte offset in a
+// destination row (2·AX in the source row); R10: the offset of its last 8 values.
+TEXT ·GatherEvenRows(SB), NOSPLIT, $0-49
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $2, R8
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), R9
+	SHLQ    $2, R9
+	MOVQ    rows+32(FP), CX
+	MOVQ    w+40(FP), DX
+	SHLQ    $2, DX
+	LEAQ    -32(DX), R10
+	MOVBQZX pad+48(FP), R11
+	VXORPS  Y1, Y1, Y1
+	TESTQ   CX, CX
+	JZ      evendone
+
+evenrow:
+	XORQ AX, AX
+
+evenchunk:
+	CMPQ    AX, R10
+	JGE     evenlast
+	VMOVUPS (SI)(AX*2), Y0
+	VMOVUPS 32(SI)(AX*2), Y2
+	VSHUFPS $0x88, Y2, Y0, Y0
+	VPERMPD $0xD8, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     evenchunk
+
+evenlast:
+	VMOVUPS (SI)(R10*2), Y0
+	VMOVUPS 32(SI)(R10*2), Y2
+	VSHUFPS $0x88, Y2, Y0, Y0
+	VPERMPD $0xD8, Y0, Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	TESTQ   R11, R11
+	JZ      evennext
+	VMOVUPS Y1, (DI)(DX*1)
+
+evennext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  evenrow
+
+evendone:
+	VZEROUPPER
+	RET

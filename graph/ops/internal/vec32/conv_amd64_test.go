@@ -5,6 +5,7 @@ package vec32
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -124,7 +125,7 @@ func normals(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-// TestCopyRows checks the row copies against their definitions, element by element, with the
+// TestCopyRows checks the row copies and gathers against their definitions, element by element, with the
 // zeros of pad and nothing written outside the rows and those zeros.
 func TestCopyRows(t *testing.T) {
 	if !HasAVX2FMA {
@@ -134,8 +135,12 @@ func TestCopyRows(t *testing.T) {
 	for _, tc := range []struct{ rows, w, gap int }{
 		{1, 8, 1}, {3, 8, 1}, {5, 9, 1}, {4, 14, 1}, {2, 16, 2}, {7, 32, 1}, {3, 56, 1}, {2, 30, 8}, {3, 12, 0},
 	} {
-		for _, kind := range []string{"copy", "pad", "bias"} {
+		for _, kind := range []string{"copy", "pad", "bias", "even", "evenpad"} {
 			ldd, lds := tc.w+tc.gap, tc.w+3
+			step := 1
+			if strings.HasPrefix(kind, "even") {
+				step, lds = 2, 2*tc.w+3
+			}
 			src := normals(rng, tc.rows*lds)
 			dst := make([]float32, tc.rows*ldd+8)
 			for i := range dst {
@@ -144,26 +149,29 @@ func TestCopyRows(t *testing.T) {
 			want := append([]float32(nil), dst...)
 			for r := 0; r < tc.rows; r++ {
 				for j := 0; j < tc.w; j++ {
-					v := src[r*lds+j]
+					v := src[r*lds+step*j]
 					if kind == "bias" {
 						v += 0.5
 					}
 					want[r*ldd+j] = v
 				}
-				if kind == "pad" {
+				if strings.HasSuffix(kind, "pad") {
 					for j := tc.w; j < ldd; j++ {
 						want[r*ldd+j] = 0
 					}
 				}
 			}
-			if kind == "pad" { // the last row's zeros run 8 values past it
+			if strings.HasSuffix(kind, "pad") { // the last row's zeros run 8 values past it
 				for j := 0; j < 8; j++ {
 					want[(tc.rows-1)*ldd+tc.w+j] = 0
 				}
 			}
-			if kind == "bias" {
+			switch kind {
+			case "bias":
 				AddRows(&dst[0], ldd, &src[0], lds, tc.rows, tc.w, 0.5)
-			} else {
+			case "even", "evenpad":
+				GatherEvenRows(&dst[0], ldd, &src[0], lds, tc.rows, tc.w, kind == "evenpad")
+			default:
 				CopyRows(&dst[0], ldd, &src[0], lds, tc.rows, tc.w, kind == "pad")
 			}
 			require.Equal(t, want, dst, "%+v %s", tc, kind)
