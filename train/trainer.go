@@ -78,7 +78,8 @@ func NewTrainer(spec resnet.Spec, p *graph.Params, cfg graph.Config, batch, heig
 	if t.Memory, err = ops.PlanMemory(m.Graph); err != nil {
 		return nil, err
 	}
-	t.vm = G.NewTapeMachine(m.Graph, G.BindDualValues(nodes...))
+	// ops.Engine sums the gradients of the nodes that feed several ops (every block input).
+	t.vm = G.NewTapeMachine(m.Graph, G.BindDualValues(nodes...), G.WithEngine(ops.Engine))
 	return t, nil
 }
 
@@ -253,7 +254,7 @@ func NewEvaluatorConfig(spec resnet.Spec, p *graph.Params, cfg graph.Config, bat
 	if e.Memory, err = ops.PlanMemory(m.Graph); err != nil {
 		return nil, err
 	}
-	e.vm = G.NewTapeMachine(m.Graph)
+	e.vm = G.NewTapeMachine(m.Graph, G.WithEngine(ops.Engine))
 	return e, nil
 }
 

@@ -40,7 +40,9 @@
 // # Parallelism and BLAS
 //
 // Work is split across Workers() goroutines (see SetWorkers); an operator is never run
-// concurrently with itself. Matrix products go through gonum's BLAS interfaces: the pure-Go
+// concurrently with itself. Gorgonia sums the gradients of a node that feeds several ops (a
+// residual block's input) on the machine's engine, one element at a time on one core with its
+// own: run graphs on G.NewTapeMachine(g, G.WithEngine(Engine)) to have those sums split too. Matrix products go through gonum's BLAS interfaces: the pure-Go
 // gonum implementation by default, OpenBLAS (through gonum.org/v1/netlib, cgo, -lopenblas, one
 // OpenBLAS thread) when built with the build tag "openblas" (libopenblas-dev must be installed).
 // BLAS reports which one is in use and BLASCore which OpenBLAS kernels: OpenBLAS 0.3.21 does not

@@ -29,6 +29,8 @@ func maskedBnDxRow32(y, dy, x, d []float32, kg, kx, k0 float32) {
 
 func relu32(a, y []float32) { vec32.ReLU(a, y) }
 
+func add32(a, b, y []float32) { vec32.Add(a, b, y) }
+
 func addRelu32(a, b, y []float32) { vec32.AddReLU(a, b, y) }
 
 func reluMask32(y, dy, dx []float32) { vec32.ReLUMask(y, dy, dx) }

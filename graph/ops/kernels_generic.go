@@ -24,6 +24,8 @@ func maskedBnDxRow32(y, dy, x, d []float32, kg, kx, k0 float32) {
 
 func relu32(a, y []float32) { reluKernelGo(a, nil, y) }
 
+func add32(a, b, y []float32) { addGo(a, b, y) }
+
 func addRelu32(a, b, y []float32) { reluKernelGo(a, b, y) }
 
 func reluMask32(y, dy, dx []float32) { reluMask32Go(y, dy, dx) }

@@ -119,6 +119,9 @@ var ewCases = []ewCase{
 	{"relu32", 1,
 		func(in [][]float32, out []float32, _ [3]float32) { relu32(in[0], out) },
 		func(in [][]float32, out []float32, _ [3]float32) { reluKernelGo(in[0], nil, out) }},
+	{"add32", 2,
+		func(in [][]float32, out []float32, _ [3]float32) { add32(in[0], in[1], out) },
+		func(in [][]float32, out []float32, _ [3]float32) { addGo(in[0], in[1], out) }},
 	{"addRelu32", 2,
 		func(in [][]float32, out []float32, _ [3]float32) { addRelu32(in[0], in[1], out) },
 		func(in [][]float32, out []float32, _ [3]float32) { reluKernelGo(in[0], in[1], out) }},
@@ -287,6 +290,11 @@ func TestKernelsAgainstFormulas(t *testing.T) {
 		{"relu32", 1, func(in [][]float32, out []float32, _ [3]float32) { relu32(in[0], out) },
 			func(in [][]float32, i int, _ [3]float64) (float64, float64) {
 				return math.Max(float64(in[0][i]), 0), math.Abs(float64(in[0][i]))
+			}},
+		{"add32", 2, func(in [][]float32, out []float32, _ [3]float32) { add32(in[0], in[1], out) },
+			func(in [][]float32, i int, _ [3]float64) (float64, float64) {
+				a, b := float64(in[0][i]), float64(in[1][i])
+				return a + b, math.Abs(a) + math.Abs(b)
 			}},
 		{"addRelu32", 2, func(in [][]float32, out []float32, _ [3]float32) { addRelu32(in[0], in[1], out) },
 			func(in [][]float32, i int, _ [3]float64) (float64, float64) {

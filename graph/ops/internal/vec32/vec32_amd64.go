@@ -48,6 +48,11 @@ func MaskedBNDxRow(y, dy, x, d []float32, kg, kx, k0 float32)
 //go:noescape
 func ReLU(a, y []float32)
 
+// Add sets y = a + b.
+//
+//go:noescape
+func Add(a, b, y []float32)
+
 // AddReLU sets y = max(a+b, 0) like ReLU.
 //
 //go:noescape

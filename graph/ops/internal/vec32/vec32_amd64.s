@@ -675,6 +675,68 @@ r_tail1:
 r_done:
 	RET
 
+// func Add(a, b, y []float32)
+TEXT ·Add(SB), NOSPLIT, $0-72
+	MOVQ a_base+0(FP), SI
+	MOVQ a_len+8(FP), CX
+	MOVQ b_base+24(FP), BX
+	MOVQ y_base+48(FP), DI
+	CMPQ CX, $16
+	JLT  add_tail4
+
+add_loop16:
+	MOVUPS (SI), X0
+	MOVUPS 16(SI), X1
+	MOVUPS 32(SI), X2
+	MOVUPS 48(SI), X3
+	MOVUPS (BX), X4
+	MOVUPS 16(BX), X5
+	MOVUPS 32(BX), X6
+	MOVUPS 48(BX), X7
+	ADDPS  X4, X0
+	ADDPS  X5, X1
+	ADDPS  X6, X2
+	ADDPS  X7, X3
+	MOVUPS X0, (DI)
+	MOVUPS X1, 16(DI)
+	MOVUPS X2, 32(DI)
+	MOVUPS X3, 48(DI)
+	ADDQ   $64, SI
+	ADDQ   $64, BX
+	ADDQ   $64, DI
+	SUBQ   $16, CX
+	CMPQ   CX, $16
+	JGE    add_loop16
+
+add_tail4:
+	CMPQ   CX, $4
+	JLT    add_tail1
+	MOVUPS (SI), X0
+	MOVUPS (BX), X4
+	ADDPS  X4, X0
+	MOVUPS X0, (DI)
+	ADDQ   $16, SI
+	ADDQ   $16, BX
+	ADDQ   $16, DI
+	SUBQ   $4, CX
+	JMP    add_tail4
+
+add_tail1:
+	TESTQ CX, CX
+	JEQ   add_done
+	MOVSS (SI), X0
+	MOVSS (BX), X4
+	ADDSS X4, X0
+	MOVSS X0, (DI)
+	ADDQ  $4, SI
+	ADDQ  $4, BX
+	ADDQ  $4, DI
+	DECQ  CX
+	JMP   add_tail1
+
+add_done:
+	RET
+
 // func AddReLU(a, b, y []float32)
 TEXT ·AddReLU(SB), NOSPLIT, $0-72
 	MOVQ  a_base+0(FP), SI
