@@ -186,7 +186,7 @@ func (m *implicit) fillInput(x []float32, b0, cnt, c0, c1 int, xg []float32) {
 }
 
 // gatherStrided sets dst[j] = src[s·j] for every j of dst.
-func gatherStrided(dst, src []float32, s int) {
+func gatherStrided[T float](dst, src []T, s int) {
 	if len(dst) == 0 {
 		return
 	}

@@ -306,3 +306,49 @@ func TestMaxPoolWithoutArgmaxSameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestShortcutA32 checks the float32 option-A shortcut (its forward map takes a plane at a time
+// through the row gather for stride 2) and its adjoint against their definitions, element by
+// element: y[b, lo+c, i, j] = x[b, c, s·i, s·j], zero in the padding channels.
+func TestShortcutA32(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, tc := range []struct{ b, c, h, w, s, oc int }{
+		{2, 3, 32, 32, 2, 7}, // CIFAR's planes, rows of 16 through the vector gather
+		{2, 2, 17, 19, 2, 4}, // odd sizes: rows of 10, the last read one value short
+		{1, 2, 6, 6, 2, 2},   // rows of 3, the Go loop
+		{2, 2, 9, 9, 3, 6},   // stride 3
+		{1, 3, 4, 5, 1, 5},   // stride 1
+	} {
+		oh, ow := (tc.h-1)/tc.s+1, (tc.w-1)/tc.s+1
+		g := shortcutGeom{B: tc.b, C: tc.c, H: tc.h, W: tc.w, S: tc.s, OC: tc.oc, OH: oh, OW: ow, Lo: (tc.oc - tc.c) / 2}
+		x := randSlice(rng, tc.b*tc.c*tc.h*tc.w)
+		y := randSlice(rng, tc.b*tc.oc*oh*ow) // overwritten everywhere
+		shortcutKernel(g, false, x, y)
+		dx := randSlice(rng, len(x)) // overwritten everywhere
+		shortcutKernel(g, true, y, dx)
+		for b := 0; b < tc.b; b++ {
+			for o := 0; o < tc.oc; o++ {
+				for i := 0; i < oh; i++ {
+					for j := 0; j < ow; j++ {
+						var want float32
+						if c := o - g.Lo; c >= 0 && c < tc.c {
+							want = x[((b*tc.c+c)*tc.h+tc.s*i)*tc.w+tc.s*j]
+						}
+						require.Equal(t, want, y[((b*tc.oc+o)*oh+i)*ow+j], "%+v y[%d,%d,%d,%d]", tc, b, o, i, j)
+					}
+				}
+			}
+			for c := 0; c < tc.c; c++ {
+				for r := 0; r < tc.h; r++ {
+					for q := 0; q < tc.w; q++ {
+						var want float32 // the adjoint of y's map applied to y
+						if r%tc.s == 0 && q%tc.s == 0 {
+							want = x[((b*tc.c+c)*tc.h+r)*tc.w+q]
+						}
+						require.Equal(t, want, dx[((b*tc.c+c)*tc.h+r)*tc.w+q], "%+v dx[%d,%d,%d,%d]", tc, b, c, r, q)
+					}
+				}
+			}
+		}
+	}
+}

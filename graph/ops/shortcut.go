@@ -151,19 +151,22 @@ func shortcutKernel[T float](g shortcutGeom, grad bool, in, out []T) {
 					}
 					continue
 				}
+				if !grad && g.S == 2 && isF32[T]() { // CIFAR's shortcuts: a plane at a time
+					gatherEvenRows(f32s(ypl), g.OW, f32s(xpl), 2*g.W, g.OH, g.OW)
+					continue
+				}
 				if grad {
 					clear(xpl)
 				}
 				for i := 0; i < g.OH; i++ {
 					xr, yr := xpl[i*g.S*g.W:], ypl[i*g.OW:(i+1)*g.OW]
 					if grad {
-						for j := range yr {
-							xr[j*g.S] = yr[j]
+						xr = xr[:g.S*(len(yr)-1)+1]
+						for j, v := range yr {
+							xr[j*g.S] = v
 						}
 					} else {
-						for j := range yr {
-							yr[j] = xr[j*g.S]
-						}
+						gatherStrided(yr, xr, g.S)
 					}
 				}
 			}
