@@ -32,6 +32,13 @@ const (
 	chunkFloats = 24 << 10
 )
 
+// smallInput is the padded input (in floats, 256 KB) up to which a forward tile runs over all
+// taps in one call: the input stays in the L2 cache anyway, and each tile's filter rows then
+// stream from memory in order, where blocks of kChunk taps jumped from row to row. Measured at
+// batch 1 (two workers, six alternations): ResNet-18's 7x7x512 convolution 1.55 -> 1.37 ms, its
+// 14x14x256 one unchanged.
+const smallInput = 64 << 10
+
 const (
 	tileRows   = 4  // output channels per forward tile (and per filter-gradient tile)
 	tileCols   = 24 // grid positions per forward tile
@@ -309,8 +316,12 @@ func (m *implicit) forwardBlocks(w, tail, xg, yg []float32, cnt, n, ob0, ob1 int
 // ranges compute it: the same bits for any split.
 func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, start, end, ob0, ob1 int) {
 	base := m.lead + m.q0
-	for k0 := 0; k0 < K; k0 += kChunk {
-		k1 := min(K, k0+kChunk)
+	kc := kChunk
+	if m.inputLen() <= smallInput {
+		kc = K
+	}
+	for k0 := 0; k0 < K; k0 += kc {
+		k1 := min(K, k0+kc)
 		for t0 := start; t0 < end; t0 += m.chunk {
 			t1 := min(end, t0+m.chunk)
 			for ob := ob0; ob < ob1; ob++ {

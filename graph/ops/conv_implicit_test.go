@@ -35,6 +35,8 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{6, 4, 48, 48, 8, 3, 2},   // stride 2, several groups of two images
 		{1, 7, 9, 9, 5, 3, 2},     // stride 2, one image: fewer groups than workers
 		{1, 8, 7, 7, 8, 3, 1},     // one 7x7 image: 56 grid positions, a tile of 48 or two of 24, and a narrow one
+		{1, 48, 40, 40, 8, 3, 1},  // 432 taps in blocks of kChunk (the input is not small)
+		{2, 40, 6, 6, 8, 3, 1},    // 360 taps in one block (a small input)
 	}
 	saved, savedGo, savedWide := implicitConv, implicitGo, wideTiles
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()
@@ -45,6 +47,7 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 	}
 	require.True(t, one(7, 5, 9, 5).splitPositions(), "split by positions")
 	require.False(t, one(8, 4, 4, 64).splitPositions(), "split by output channels")
+	require.Greater(t, one(48, 40, 40, 8).inputLen(), smallInput, "taps in blocks")
 	modes := []bool{true} // Go micro-kernels
 	if saved {
 		modes = append(modes, false) // assembly
