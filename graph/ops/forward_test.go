@@ -277,15 +277,17 @@ func setData(t *tensor.Dense, v []float64) {
 	}
 }
 
-// Max pooling without the argmax (inference) outputs the same bits as with it, also for windows
-// whose maximum is a signed zero or a NaN.
-func TestMaxPoolWithoutArgmaxSameBits(t *testing.T) {
+// Max pooling, with the argmax (training) and without (inference), outputs the value and the
+// index of maxPoolWindow, the exact loop over each window, bit for bit: also for windows whose
+// maximum is a signed zero, a NaN or a tie (the first in row-major order).
+func TestMaxPoolMatchesExactLoop(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1)), float32(math.Inf(1))}
 	for _, g := range []poolGeom{
 		{B: 2, C: 3, H: 9, W: 8, K: 3, S: 2, P: 1},
 		{B: 1, C: 2, H: 5, W: 7, K: 2, S: 2, P: 0},
 		{B: 3, C: 1, H: 6, W: 6, K: 3, S: 1, P: 1},
+		{B: 1, C: 2, H: 3, W: 600, K: 3, S: 2, P: 1}, // wider than the column buffer: the exact loop
 	} {
 		g.OH, g.OW = (g.H+2*g.P-g.K)/g.S+1, (g.W+2*g.P-g.K)/g.S+1
 		x := randSlice(rng, g.B*g.C*g.H*g.W)
@@ -295,14 +297,27 @@ func TestMaxPoolWithoutArgmaxSameBits(t *testing.T) {
 				x[i] = specials[rng.Intn(2)] // signed zeros, often
 			case r < 4:
 				x[i] = specials[2+rng.Intn(3)]
+			case r < 5:
+				x[i] = 0.5 // ties
 			}
 		}
 		n := g.B * g.C * g.OH * g.OW
-		want, got := make([]float32, n), make([]float32, n)
-		maxPoolForward(g, x, want, make([]int32, n))
-		maxPoolForward(g, x, got, nil)
+		want, wantArg := make([]float32, n), make([]int32, n)
+		for pl := 0; pl < g.B*g.C; pl++ {
+			for i := 0; i < g.OH; i++ {
+				for j := 0; j < g.OW; j++ {
+					v, a := maxPoolWindow(g, x[pl*g.H*g.W:(pl+1)*g.H*g.W], i, j)
+					want[(pl*g.OH+i)*g.OW+j], wantArg[(pl*g.OH+i)*g.OW+j] = v, int32(a)
+				}
+			}
+		}
+		got, gotArg, gotNoArg := make([]float32, n), make([]int32, n), make([]float32, n)
+		maxPoolForward(g, x, got, gotArg)
+		maxPoolForward(g, x, gotNoArg, nil)
 		for i := range want {
 			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%+v output %d", g, i)
+			require.Equal(t, wantArg[i], gotArg[i], "%+v argmax %d", g, i)
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(gotNoArg[i]), "%+v output %d without the argmax", g, i)
 		}
 	}
 }

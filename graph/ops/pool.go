@@ -183,13 +183,13 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 		var col [maxPoolCols]T
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*hw:(pl+1)*hw], y[pl*ohw:(pl+1)*ohw]
-			if argmax == nil && g.W <= len(col) {
-				maxPoolPlane(g, xp, yp, col[:g.W])
-				continue
-			}
 			var ap []int32
 			if argmax != nil {
 				ap = argmax[pl*ohw : (pl+1)*ohw]
+			}
+			if g.W <= len(col) {
+				maxPoolPlane(g, xp, yp, ap, col[:g.W])
+				continue
 			}
 			for i := 0; i < g.OH; i++ {
 				for j := 0; j < g.OW; j++ {
@@ -207,12 +207,14 @@ func maxPoolForward[T float](g poolGeom, x, y []T, argmax []int32) {
 // maxPoolCols bounds the input width of maxPoolPlane's column maxima, kept on the stack.
 const maxPoolCols = 512
 
-// maxPoolPlane is the forward pass of one plane without the argmax. Each output row takes the
-// maxima of its window's input rows column by column first, then the windows of that row: the
-// builtin max, branch-free, in place of a loop per window (ResNet-18's stem pool, 112x112 into
-// 56x56, was 6% of an inference step). The builtin max gives the exact loop's value but for the
-// sign of a zero maximum and a NaN's payload; those windows take the exact loop.
-func maxPoolPlane[T float](g poolGeom, xp, yp, col []T) {
+// maxPoolPlane is the forward pass of one plane, with the argmax when ap is not nil. Each output
+// row takes the maxima of its window's input rows column by column first, then the windows of
+// that row: the builtin max, branch-free, in place of a loop per window (ResNet-18's stem pool,
+// 112x112 into 56x56, was 6% of an inference step and 5% of a training step). The builtin max
+// gives the exact loop's value but for the sign of a zero maximum and a NaN's payload; those
+// windows take the exact loop. Otherwise the argmax is the window's first value equal to the
+// maximum, as the exact loop finds it.
+func maxPoolPlane[T float](g poolGeom, xp, yp []T, ap []int32, col []T) {
 	for i := 0; i < g.OH; i++ {
 		y0 := max(i*g.S-g.P, 0)
 		y1 := min(i*g.S-g.P+g.K, g.H)
@@ -232,11 +234,30 @@ func maxPoolPlane[T float](g poolGeom, xp, yp, col []T) {
 				best = max(best, v)
 			}
 			if best == 0 || best != best {
-				best, _ = maxPoolWindow(g, xp, i, j)
+				var arg int
+				best, arg = maxPoolWindow(g, xp, i, j)
+				if ap != nil {
+					ap[i*g.OW+j] = int32(arg)
+				}
+			} else if ap != nil {
+				ap[i*g.OW+j] = int32(maxPoolFind(g, xp, y0, y1, x0, x1, best))
 			}
 			out[j] = best
 		}
 	}
+}
+
+// maxPoolFind returns the index in the plane of the first value equal to v in rows [y0,y1) and
+// columns [x0,x1), in row-major order (v is in there).
+func maxPoolFind[T float](g poolGeom, xp []T, y0, y1, x0, x1 int, v T) int {
+	for u := y0; u < y1; u++ {
+		for k, e := range xp[u*g.W+x0 : u*g.W+x1] {
+			if e == v {
+				return u*g.W + x0 + k
+			}
+		}
+	}
+	return y0*g.W + x0 // not reached
 }
 
 // maxPoolWindow returns the maximum of output (i, j)'s window and its index in the plane: the
