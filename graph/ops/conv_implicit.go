@@ -594,6 +594,17 @@ func gatherEvenRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	}
 }
 
+// scatterHalfRowsGo sets dst[r·ldd + 2j + q] = src[r·lds + j] for r < rows, j < w.
+func scatterHalfRowsGo(dst []float32, ldd int, src []float32, lds, rows, w, q int) {
+	for r := 0; r < rows; r++ {
+		d, s := dst[r*ldd+q:], src[r*lds:r*lds+w]
+		d = d[:2*(w-1)+1]
+		for j, v := range s {
+			d[2*j] = v
+		}
+	}
+}
+
 // copyRowsGo sets rows rows of w values of dst (row stride ldd) to those of src (row stride lds).
 func copyRowsGo(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	for r := 0; r < rows; r++ {

@@ -34,6 +34,7 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{9, 4, 6, 5, 5, 3, 3},     // stride 3
 		{6, 4, 48, 48, 8, 3, 2},   // stride 2, several groups of two images
 		{1, 7, 9, 9, 5, 3, 2},     // stride 2, one image: fewer groups than workers
+		{2, 3, 17, 19, 4, 3, 2},   // stride 2, odd sizes, rows of 8 and more: the vector copies' edges
 		{1, 8, 7, 7, 8, 3, 1},     // one 7x7 image: 56 grid positions, a tile of 48 or two of 24, and a narrow one
 		{1, 48, 40, 40, 8, 3, 1},  // 432 taps in blocks of kChunk (the input is not small)
 		{2, 40, 6, 6, 8, 3, 1},    // 360 taps in one block (a small input)

@@ -95,6 +95,11 @@ func (sg *stridedGrad) scatter(ph *gradPhase, yg []float32, n, b0, cnt, c0, c1 i
 	for c := c0; c < c1; c++ {
 		for b := 0; b < cnt; b++ {
 			plane := dx[((b0+b)*g.C+c)*g.H*g.W : ((b0+b)*g.C+c+1)*g.H*g.W]
+			if g.SH == 2 && g.SW == 2 && len(ph.taps) > 0 && ph.hp > 0 { // a plane at a time
+				src := yg[c*n+b*(g.OH+m.padR)*m.wp:]
+				scatterHalfRows(plane[ph.p*g.W:], 2*g.W, src, m.wp, ph.hp, ph.wq, ph.q)
+				continue
+			}
 			for i := 0; i < ph.hp; i++ {
 				dst := plane[(g.SH*i+ph.p)*g.W+ph.q:]
 				if len(ph.taps) == 0 {

@@ -127,6 +127,27 @@ func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	}
 }
 
+// scatterHalfRows is scatterHalfRowsGo. The kernel reads and writes back each row's 2w values
+// from dst[r·ldd]: a last row whose 2w values run past dst (into memory another worker may
+// write) goes through Go.
+func scatterHalfRows(dst []float32, ldd int, src []float32, lds, rows, w, q int) {
+	if !vec32.HasAVX2FMA || w < 8 || ldd < 2*w || rows < 1 || q < 0 || q > 1 {
+		scatterHalfRowsGo(dst, ldd, src, lds, rows, w, q)
+		return
+	}
+	_, _ = dst[(rows-1)*ldd+2*(w-1)+q], src[(rows-1)*lds+w-1]
+	last := rows - 1
+	if len(dst) >= last*ldd+2*w {
+		last = rows
+	}
+	if last > 0 {
+		vec32.ScatterHalfRows(&dst[0], ldd, &src[0], lds, last, w, q == 1)
+	}
+	if last < rows {
+		scatterHalfRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, 1, w, q)
+	}
+}
+
 func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	if !vec32.HasAVX2FMA || w < 8 || rows < 1 {
 		copyRowsGo(dst, ldd, src, lds, rows, w)

@@ -73,3 +73,7 @@ func addRows(dst []float32, ldd int, src []float32, lds, rows, w int, bias float
 func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 	gatherEvenRowsGo(dst, ldd, src, lds, rows, w)
 }
+
+func scatterHalfRows(dst []float32, ldd int, src []float32, lds, rows, w, q int) {
+	scatterHalfRowsGo(dst, ldd, src, lds, rows, w, q)
+}

@@ -88,3 +88,14 @@ func AddRows(dst *float32, ldd int, src *float32, lds int, rows, w int, bias flo
 //
 //go:noescape
 func GatherEvenRows(dst *float32, ldd int, src *float32, lds int, rows, w int, pad bool)
+
+// ScatterHalfRows is the adjoint of GatherEvenRows, one phase at a time: for r < rows and j < w
+// (w ≥ 8), with q = 1 when odd,
+//
+//	dst[r·ldd + 2j + q] = src[r·lds + j]
+//
+// leaving the other values of dst[r·ldd .. r·ldd + 2w) as they are (it reads them and writes them
+// back: no other goroutine may write there meanwhile).
+//
+//go:noescape
+func ScatterHalfRows(dst *float32, ldd int, src *float32, lds int, rows, w int, odd bool)

@@ -389,3 +389,99 @@ evennext:
 evendone:
 	VZEROUPPER
 	RET
+
+// Indices duplicating the lower and the upper four values of a register (VPERMPS), and the
+// lanes ScatterHalfRows keeps (sign bit set): the odd ones when it writes the even ones, the even
+// ones when it writes the odd ones.
+DATA scatterIdx<>+0(SB)/4, $0
+DATA scatterIdx<>+4(SB)/4, $0
+DATA scatterIdx<>+8(SB)/4, $1
+DATA scatterIdx<>+12(SB)/4, $1
+DATA scatterIdx<>+16(SB)/4, $2
+DATA scatterIdx<>+20(SB)/4, $2
+DATA scatterIdx<>+24(SB)/4, $3
+DATA scatterIdx<>+28(SB)/4, $3
+DATA scatterIdx<>+32(SB)/4, $4
+DATA scatterIdx<>+36(SB)/4, $4
+DATA scatterIdx<>+40(SB)/4, $5
+DATA scatterIdx<>+44(SB)/4, $5
+DATA scatterIdx<>+48(SB)/4, $6
+DATA scatterIdx<>+52(SB)/4, $6
+DATA scatterIdx<>+56(SB)/4, $7
+DATA scatterIdx<>+60(SB)/4, $7
+GLOBL scatterIdx<>(SB), RODATA|NOPTR, $64
+
+DATA scatterKeep<>+0(SB)/4, $0
+DATA scatterKeep<>+4(SB)/4, $0xffffffff
+DATA scatterKeep<>+8(SB)/4, $0
+DATA scatterKeep<>+12(SB)/4, $0xffffffff
+DATA scatterKeep<>+16(SB)/4, $0
+DATA scatterKeep<>+20(SB)/4, $0xffffffff
+DATA scatterKeep<>+24(SB)/4, $0
+DATA scatterKeep<>+28(SB)/4, $0xffffffff
+DATA scatterKeep<>+32(SB)/4, $0xffffffff
+DATA scatterKeep<>+36(SB)/4, $0
+DATA scatterKeep<>+40(SB)/4, $0xffffffff
+DATA scatterKeep<>+44(SB)/4, $0
+DATA scatterKeep<>+48(SB)/4, $0xffffffff
+DATA scatterKeep<>+52(SB)/4, $0
+DATA scatterKeep<>+56(SB)/4, $0xffffffff
+DATA scatterKeep<>+60(SB)/4, $0
+GLOBL scatterKeep<>(SB), RODATA|NOPTR, $64
+
+// func ScatterHalfRows(dst *float32, ldd int, src *float32, lds int, rows, w int, odd bool)
+// Y0: 8 source values; Y1, Y2: them duplicated, lower and upper four; Y3, Y4: blended with 16
+// destination values; Y6, Y7: the indices; Y8: the lanes kept. AX: the byte offset in a source
+// row (2·AX in the destination row); R10: the offset of its last 8 values.
+TEXT ·ScatterHalfRows(SB), NOSPLIT, $0-49
+	MOVQ    dst+0(FP), DI
+	MOVQ    ldd+8(FP), R8
+	SHLQ    $2, R8
+	MOVQ    src+16(FP), SI
+	MOVQ    lds+24(FP), R9
+	SHLQ    $2, R9
+	MOVQ    rows+32(FP), CX
+	MOVQ    w+40(FP), DX
+	SHLQ    $2, DX
+	LEAQ    -32(DX), R10
+	MOVBQZX odd+48(FP), AX
+	SHLQ    $5, AX
+	LEAQ    scatterKeep<>(SB), R11
+	VMOVUPS (R11)(AX*1), Y8
+	VMOVUPS scatterIdx<>+0(SB), Y6
+	VMOVUPS scatterIdx<>+32(SB), Y7
+	TESTQ   CX, CX
+	JZ      scatterdone
+
+scatterrow:
+	XORQ AX, AX
+
+scatterchunk:
+	CMPQ      AX, R10
+	JGE       scatterlast
+	VMOVUPS   (SI)(AX*1), Y0
+	VPERMPS   Y0, Y6, Y1
+	VPERMPS   Y0, Y7, Y2
+	VBLENDVPS Y8, (DI)(AX*2), Y1, Y3
+	VBLENDVPS Y8, 32(DI)(AX*2), Y2, Y4
+	VMOVUPS   Y3, (DI)(AX*2)
+	VMOVUPS   Y4, 32(DI)(AX*2)
+	ADDQ      $32, AX
+	JMP       scatterchunk
+
+scatterlast:
+	VMOVUPS   (SI)(R10*1), Y0
+	VPERMPS   Y0, Y6, Y1
+	VPERMPS   Y0, Y7, Y2
+	VBLENDVPS Y8, (DI)(R10*2), Y1, Y3
+	VBLENDVPS Y8, 32(DI)(R10*2), Y2, Y4
+	VMOVUPS   Y3, (DI)(R10*2)
+	VMOVUPS   Y4, 32(DI)(R10*2)
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      CX
+	JNZ       scatterrow
+
+scatterdone:
+	VZEROUPPER
+	RET

@@ -178,3 +178,34 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestScatterHalfRows checks the scatter against its definition element by element: the phase's
+// values land in their lanes, every other value is kept, nothing past the rows' 2w values is
+// written.
+func TestScatterHalfRows(t *testing.T) {
+	if !HasAVX2FMA {
+		t.Skip("CPU without AVX2: the kernels are never called")
+	}
+	rng := rand.New(rand.NewSource(7))
+	for _, tc := range []struct{ rows, w, ldd int }{
+		{1, 8, 16}, {3, 8, 16}, {4, 9, 19}, {2, 16, 32}, {3, 12, 50}, {2, 7 + 8, 30},
+	} {
+		for _, odd := range []bool{false, true} {
+			q := 0
+			if odd {
+				q = 1
+			}
+			lds := tc.w + 5
+			src := normals(rng, tc.rows*lds)
+			dst := normals(rng, (tc.rows-1)*tc.ldd+2*tc.w+9)
+			want := append([]float32(nil), dst...)
+			for r := 0; r < tc.rows; r++ {
+				for j := 0; j < tc.w; j++ {
+					want[r*tc.ldd+2*j+q] = src[r*lds+j]
+				}
+			}
+			ScatterHalfRows(&dst[0], tc.ldd, &src[0], lds, tc.rows, tc.w, odd)
+			require.Equal(t, want, dst, "%+v odd %v", tc, odd)
+		}
+	}
+}
