@@ -320,30 +320,48 @@ func (m *implicit) tiles(K int, off []int, w, tail, xg, yg []float32, n, start, 
 	if m.inputLen() <= smallInput {
 		kc = K
 	}
+	last := m.o4/tileRows - 1 // the block that reads tail, when there is one
 	for k0 := 0; k0 < K; k0 += kc {
-		k1 := min(K, k0+kc)
+		k1, add := min(K, k0+kc), k0 > 0
 		for t0 := start; t0 < end; t0 += m.chunk {
 			t1 := min(end, t0+m.chunk)
 			for ob := ob0; ob < ob1; ob++ {
 				a := w[ob*tileRows*K+k0:]
-				if tail != nil && ob == m.o4/tileRows-1 {
+				if tail != nil && ob == last {
 					a = tail[k0:]
 				}
-				for t := t0; t < t1; {
-					if wideTiles && t+2*tileCols <= t1 {
-						convTile4x48(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
-						t += 2 * tileCols
-						continue
+				t := t0
+				pair := wideTiles && ob+1 < ob1 && (tail == nil || ob+1 < last) && t0+2*tileCols <= t1
+				if pair {
+					// two blocks at once: 48 positions of the input serve 8 filters per call
+					for ; t+2*tileCols <= t1; t += 2 * tileCols {
+						convTile8x48(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, add)
 					}
-					if t+tileCols <= t1 {
-						convTile4x24(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
-						t += tileCols
-						continue
-					}
-					convTile4x8(k1-k0, a, K, xg, base+t, off[k0:k1], yg[ob*tileRows*n+t:], n, k0 > 0)
-					t += narrowCols
+					blockTiles(k1-k0, a[tileRows*K:], K, xg, base, off[k0:k1], yg[(ob+1)*tileRows*n:], n, add, t, t1)
+				}
+				blockTiles(k1-k0, a, K, xg, base, off[k0:k1], yg[ob*tileRows*n:], n, add, t, t1)
+				if pair {
+					ob++ // the second block is done too
 				}
 			}
+		}
+	}
+}
+
+// blockTiles computes one block of output channels over grid positions [t,t1) (t1-t a multiple
+// of narrowCols): the widest tiles first.
+func blockTiles(k int, a []float32, lda int, xg []float32, base int, off []int, c []float32, ldc int, add bool, t, t1 int) {
+	for t < t1 {
+		switch {
+		case wideTiles && t+2*tileCols <= t1:
+			convTile4x48(k, a, lda, xg, base+t, off, c[t:], ldc, add)
+			t += 2 * tileCols
+		case t+tileCols <= t1:
+			convTile4x24(k, a, lda, xg, base+t, off, c[t:], ldc, add)
+			t += tileCols
+		default:
+			convTile4x8(k, a, lda, xg, base+t, off, c[t:], ldc, add)
+			t += narrowCols
 		}
 	}
 }
@@ -561,6 +579,12 @@ func dotTile4x3Go(n int, dy []float32, ldy int, x []float32, xi int, off *[tileT
 func convTile4x48Pair(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	convTile4x24(k, a, lda, b, bi, off, c, ldc, add)
 	convTile4x24(k, a, lda, b, bi+tileCols, off, c[tileCols:], ldc, add)
+}
+
+// convTile8x48Pair is convTile8x48 as the two tiles of four rows it computes.
+func convTile8x48Pair(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTile4x48(k, a, lda, b, bi, off, c, ldc, add)
+	convTile4x48(k, a[tileRows*lda:], lda, b, bi, off, c[tileRows*ldc:], ldc, add)
 }
 
 // dotTile4x6Pair is dotTile4x6 as the two tiles of three taps it computes.

@@ -38,6 +38,7 @@ func TestConvImplicitMatchesIm2col(t *testing.T) {
 		{1, 8, 7, 7, 8, 3, 1},     // one 7x7 image: 56 grid positions, a tile of 48 or two of 24, and a narrow one
 		{1, 48, 40, 40, 8, 3, 1},  // 432 taps in blocks of kChunk (the input is not small)
 		{2, 40, 6, 6, 8, 3, 1},    // 360 taps in one block (a small input)
+		{2, 6, 12, 12, 10, 3, 1},  // O = 10: a pair of blocks in 8-row tiles, then a padded last one
 	}
 	saved, savedGo, savedWide := implicitConv, implicitGo, wideTiles
 	defer func() { implicitConv, implicitGo = saved, savedGo; SetWorkers(0) }()

@@ -75,6 +75,15 @@ func convTile4x48(k int, a []float32, lda int, b []float32, bi int, off []int, c
 	vec32.ConvTile4x48(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
 }
 
+func convTile8x48(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	if implicitGo || !vec32.HasAVX512 {
+		convTile8x48Pair(k, a, lda, b, bi, off, c, ldc, add)
+		return
+	}
+	_, _ = a[7*lda+k-1], c[7*ldc+2*tileCols-1]
+	vec32.ConvTile8x48(k, &a[0], lda, &b[bi], &off[0], &c[0], ldc, add)
+}
+
 func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
 	if implicitGo || !vec32.HasAVX512 {
 		dotTile4x6Pair(n, dy, ldy, x, xi, off, acc)

@@ -54,6 +54,10 @@ func convTile4x48(k int, a []float32, lda int, b []float32, bi int, off []int, c
 	convTile4x48Pair(k, a, lda, b, bi, off, c, ldc, add)
 }
 
+func convTile8x48(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
+	convTile8x48Pair(k, a, lda, b, bi, off, c, ldc, add)
+}
+
 func dotTile4x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, acc *[tileRows * 2 * tileTaps * 8]float32) {
 	dotTile4x6Pair(n, dy, ldy, x, xi, off, acc)
 }

@@ -54,6 +54,13 @@ func hasAVX512() bool
 //go:noescape
 func ConvTile4x48(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
 
+// ConvTile8x48 is ConvTile4x48 over 8 rows (output channels): c[r·ldc + j] for r < 8, j < 48,
+// each sum in the same order as ConvTile4x24's (bit for bit). Every position's 48 values of the
+// second factor serve 8 rows, where ConvTile4x48 loads them for 4.
+//
+//go:noescape
+func ConvTile8x48(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+
 // DotTile4x6 is DotTile4x3 over six offsets: for r < 4, j < 6 and lanes l < 8,
 //
 //	acc[(r·6 + j)·8 + l] = Σ_{s < n/8} dy[r·ldy + 8·s + l] · x[off[j] + 8·s + l]
