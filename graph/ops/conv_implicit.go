@@ -462,33 +462,49 @@ func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32
 	g := m.g
 	K := g.K()
 	base := m.lead + m.q0
-	var acc [tileRows * 2 * tileTaps * 8]float32
-	for ob := ob0; ob < ob1; ob++ {
+	var acc [tileRows * 2 * tileTaps * 8]float32  // lanes, (r·taps + j)·8 + l
+	var sums [2 * tileRows * 2 * tileTaps]float32 // finished sums, r·taps + j
+	for ob := ob0; ob < ob1; {
+		rows := tileRows // two blocks at once where the wide tiles can take them
+		if wideTiles && ob+1 < ob1 {
+			rows *= 2
+		}
+		dy := dyg[ob*tileRows*n:]
 		for t := 0; t < K; {
 			taps := tileTaps
-			if wideTiles && t+tileTaps < K { // m.off holds a whole wide tile
+			wide := wideTiles && t+tileTaps < K // m.off holds a whole wide tile
+			if wide {
 				taps *= 2
-				dotTile4x6(n, dyg[ob*tileRows*n:], n, xg, base, (*[2 * tileTaps]int)(m.off[t:t+taps]), &acc)
-			} else {
-				dotTile4x3(n, dyg[ob*tileRows*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+taps]), (*[tileRows * tileTaps * 8]float32)(acc[:]))
 			}
-			for r := 0; r < tileRows; r++ {
-				o := ob*tileRows + r
-				if o >= g.O {
-					break
-				}
-				for j := 0; j < taps && t+j < K; j++ {
-					l := acc[(r*taps+j)*8 : (r*taps+j+1)*8]
-					sum := ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
-					if add {
-						dw[o*K+t+j] += sum
+			if wide && rows > tileRows {
+				dotSums8x6(n, dy, n, xg, base, (*[2 * tileTaps]int)(m.off[t:t+taps]), &sums)
+			} else {
+				for r0 := 0; r0 < rows; r0 += tileRows {
+					if wide {
+						dotTile4x6(n, dy[r0*n:], n, xg, base, (*[2 * tileTaps]int)(m.off[t:t+taps]), &acc)
 					} else {
-						dw[o*K+t+j] = sum
+						dotTile4x3(n, dy[r0*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+taps]), (*[tileRows * tileTaps * 8]float32)(acc[:]))
 					}
+					for i := 0; i < tileRows*taps; i++ {
+						l := acc[i*8 : i*8+8]
+						sums[r0*taps+i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+					}
+				}
+			}
+			for r := 0; r < rows && ob*tileRows+r < g.O; r++ {
+				o := ob*tileRows + r
+				row, s := dw[o*K+t:o*K+min(K, t+taps)], sums[r*taps:]
+				if add {
+					for j := range row {
+						row[j] += s[j]
+					}
+				} else {
+					copy(row, s[:len(row)])
 				}
 			}
 			t += taps
 		}
+		ob += rows / tileRows
 	}
 }
 
@@ -585,6 +601,18 @@ func convTile4x48Pair(k int, a []float32, lda int, b []float32, bi int, off []in
 func convTile8x48Pair(k int, a []float32, lda int, b []float32, bi int, off []int, c []float32, ldc int, add bool) {
 	convTile4x48(k, a, lda, b, bi, off, c, ldc, add)
 	convTile4x48(k, a[tileRows*lda:], lda, b, bi, off, c[tileRows*ldc:], ldc, add)
+}
+
+// dotSums8x6Go is dotSums8x6 from two dotTile4x6 tiles, their lanes summed in Go.
+func dotSums8x6Go(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, sums *[2 * tileRows * 2 * tileTaps]float32) {
+	var acc [tileRows * 2 * tileTaps * 8]float32
+	for h := 0; h < 2; h++ {
+		dotTile4x6(n, dy[h*tileRows*ldy:], ldy, x, xi, off, &acc)
+		for i := 0; i < tileRows*2*tileTaps; i++ {
+			l := acc[i*8 : i*8+8]
+			sums[h*tileRows*2*tileTaps+i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+		}
+	}
 }
 
 // dotTile4x6Pair is dotTile4x6 as the two tiles of three taps it computes.

@@ -174,3 +174,12 @@ func addRows(dst []float32, ldd int, src []float32, lds, rows, w int, bias float
 	_, _ = dst[(rows-1)*ldd+w-1], src[(rows-1)*lds+w-1]
 	vec32.AddRows(&dst[0], ldd, &src[0], lds, rows, w, bias)
 }
+
+func dotSums8x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, sums *[2 * tileRows * 2 * tileTaps]float32) {
+	if implicitGo || !vec32.HasAVX512 {
+		dotSums8x6Go(n, dy, ldy, x, xi, off, sums)
+		return
+	}
+	_ = dy[7*ldy+n-1]
+	vec32.DotSums8x6(n, &dy[0], ldy, &x[xi], off, sums)
+}

@@ -81,3 +81,7 @@ func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 func scatterHalfRows(dst []float32, ldd int, src []float32, lds, rows, w, q int) {
 	scatterHalfRowsGo(dst, ldd, src, lds, rows, w, q)
 }
+
+func dotSums8x6(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, sums *[2 * tileRows * 2 * tileTaps]float32) {
+	dotSums8x6Go(n, dy, ldy, x, xi, off, sums)
+}

@@ -94,3 +94,30 @@ func TestDotTile4x6(t *testing.T) {
 		}
 	}
 }
+
+func TestDotSums8x6(t *testing.T) {
+	if !HasAVX512 {
+		t.Skip("CPU without AVX-512: the kernel is never called")
+	}
+	rng := rand.New(rand.NewSource(10))
+	for _, n := range []int{8, 16, 1088, 80} {
+		const ldy = 1200
+		dy := normals(rng, 8*ldy)
+		x := normals(rng, 5000)
+		var off [6]int
+		for j := range off {
+			off[j] = rng.Intn(3000)
+		}
+		var lanes [384]float32
+		DotTile4x6(n, &dy[0], ldy, &x[0], &off, (*[192]float32)(lanes[:192]))
+		DotTile4x6(n, &dy[4*ldy], ldy, &x[0], &off, (*[192]float32)(lanes[192:]))
+		var want, got [48]float32
+		for i := range want {
+			l := lanes[8*i : 8*i+8]
+			want[i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+			got[i] = 7 // every sum is written
+		}
+		DotSums8x6(n, &dy[0], ldy, &x[0], &off, &got)
+		require.Equal(t, want, got, "n %d", n)
+	}
+}

@@ -106,3 +106,13 @@ func GatherEvenRows(dst *float32, ldd int, src *float32, lds int, rows, w int, p
 //
 //go:noescape
 func ScatterHalfRows(dst *float32, ldd int, src *float32, lds int, rows, w int, odd bool)
+
+// DotSums8x6 is DotTile4x6 over 8 rows of dy with each sum finished: for r < 8, j < 6,
+//
+//	sums[r·6 + j] = ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
+//
+// where l are the 8 lanes of (r, j) as DotTile4x3 sums them (bit for bit). Every x value loaded
+// serves 8 rows, where DotTile4x6 loads it for 4, and the lanes are summed in registers.
+//
+//go:noescape
+func DotSums8x6(n int, dy *float32, ldy int, x *float32, off *[6]int, sums *[48]float32)

@@ -64,3 +64,18 @@ func BenchmarkDotTile4x6(b *testing.B) {
 		DotTile4x6(n, &dy[0], n, &x[0], &off, &acc)
 	}
 }
+
+func BenchmarkDotSums8x6(b *testing.B) {
+	if !HasAVX512 {
+		b.Skip("CPU without AVX-512")
+	}
+	const n = 1104
+	dy := make([]float32, 8*n)
+	x := make([]float32, 3000)
+	off := [6]int{0, 1, 2, 34, 35, 36}
+	var sums [48]float32
+	b.SetBytes(2 * 48 * n)
+	for i := 0; i < b.N; i++ {
+		DotSums8x6(n, &dy[0], n, &x[0], &off, &sums)
+	}
+}
