@@ -31,8 +31,9 @@
 // gradient and the input gradient (at stride s, phase by phase: conv_strided.go). Its sums are
 // the same terms as im2col and BLAS in another order, each product fused with its addition
 // (FMA): results differ by rounding only, and a run stays reproducible bit for bit for a given
-// worker count. Where the CPU has AVX-512, wider micro-kernels do two tiles' work per call with
-// the same sums in the same order, so the bits do not depend on it. Other convolutions, float64,
+// worker count. Where the CPU has AVX-512, wider micro-kernels do two or four tiles' work per
+// call (48 positions, 8 output channels) with the same sums in the same order, so the bits do not
+// depend on it. Other convolutions, float64,
 // and CPUs without AVX2 use im2col (a column matrix) and BLAS. The work buffers of both (the
 // padded copies, the column matrices) are lent by an arena shared by all ops for one run, so a
 // graph holds a few of them, not one set per op.
