@@ -11,56 +11,6 @@ import (
 
 // The AVX-512 kernels against the AVX2 ones: the same sums in the same order, so the same bits.
 
-func TestConvTile4x48(t *testing.T) {
-	if !HasAVX512 {
-		t.Skip("CPU without AVX-512: the kernel is never called")
-	}
-	rng := rand.New(rand.NewSource(3))
-	for _, k := range []int{1, 2, 9, 144, 577} {
-		for _, add := range []bool{false, true} {
-			a := normals(rng, 4*k)
-			b := normals(rng, 4000)
-			off := make([]int, k)
-			const base = 2000
-			for i := range off {
-				off[i] = rng.Intn(1900) - 1000
-			}
-			const ldc = 53
-			want := normals(rng, 3*ldc+48+5) // the sums to continue with add, and outside the tile
-			got := append([]float32(nil), want...)
-			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &want[0], ldc, add)
-			ConvTile4x24(k, &a[0], k, &b[base+24], &off[0], &want[24], ldc, add)
-			ConvTile4x48(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
-			require.Equal(t, want, got, "k %d add %v", k, add)
-		}
-	}
-}
-
-func TestConvTile8x48(t *testing.T) {
-	if !HasAVX512 {
-		t.Skip("CPU without AVX-512: the kernel is never called")
-	}
-	rng := rand.New(rand.NewSource(9))
-	for _, k := range []int{1, 2, 9, 144, 577} {
-		for _, add := range []bool{false, true} {
-			a := normals(rng, 8*k)
-			b := normals(rng, 4000)
-			off := make([]int, k)
-			const base = 2000
-			for i := range off {
-				off[i] = rng.Intn(1900) - 1000
-			}
-			const ldc = 53
-			want := normals(rng, 7*ldc+48+5) // the sums to continue with add, and outside the tile
-			got := append([]float32(nil), want...)
-			ConvTile4x48(k, &a[0], k, &b[base], &off[0], &want[0], ldc, add)
-			ConvTile4x48(k, &a[4*k], k, &b[base], &off[0], &want[4*ldc], ldc, add)
-			ConvTile8x48(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
-			require.Equal(t, want, got, "k %d add %v", k, add)
-		}
-	}
-}
-
 func TestDotTile4x6(t *testing.T) {
 	if !HasAVX512 {
 		t.Skip("CPU without AVX-512: the kernel is never called")

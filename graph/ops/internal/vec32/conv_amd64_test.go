@@ -58,32 +58,56 @@ func TestConvTile4x24(t *testing.T) {
 	}
 }
 
-// TestConvTile4x8 checks the narrow tile against the first 8 positions of ConvTile4x24: the same
-// sums in the same order, so the same bits.
-func TestConvTile4x8(t *testing.T) {
-	if !HasAVX2FMA {
-		t.Skip("CPU without AVX2 and FMA: the kernels are never called")
-	}
-	rng := rand.New(rand.NewSource(5))
-	for _, k := range []int{1, 2, 9, 144, 577} {
-		for _, add := range []bool{false, true} {
-			a := normals(rng, 4*k)
-			b := normals(rng, 4000)
-			off := make([]int, k)
-			const base = 2000
-			for i := range off {
-				off[i] = rng.Intn(1900) - 1000
-			}
-			const ldc = 37
-			want := normals(rng, 3*ldc+24+5) // the sums to continue with add, and outside the tile
-			got := append([]float32(nil), want...)
-			wide := append([]float32(nil), want...)
+// TestForwardTilesSameBits checks each forward tile against the narrower ones it stands for:
+// the same sums in the same order, so the same bits, with and without add, and nothing written
+// outside the tile.
+func TestForwardTilesSameBits(t *testing.T) {
+	const base = 2000 // b's origin: offsets are negative or positive
+	type tile func(k int, a *float32, lda int, b *float32, off *int, c *float32, ldc int, add bool)
+	cases := []struct {
+		name   string
+		avx512 bool
+		rows   int
+		got    tile
+		want   func(k int, a, b []float32, off []int, c []float32, ldc int, add bool)
+	}{
+		{"ConvTile4x8", false, 4, ConvTile4x8, func(k int, a, b []float32, off []int, c []float32, ldc int, add bool) {
+			wide := append([]float32(nil), c...)
 			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &wide[0], ldc, add)
 			for r := 0; r < 4; r++ {
-				copy(want[r*ldc:r*ldc+8], wide[r*ldc:r*ldc+8])
+				copy(c[r*ldc:r*ldc+8], wide[r*ldc:])
 			}
-			ConvTile4x8(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
-			require.Equal(t, want, got, "k %d add %v", k, add)
+		}},
+		{"ConvTile4x48", true, 4, ConvTile4x48, func(k int, a, b []float32, off []int, c []float32, ldc int, add bool) {
+			ConvTile4x24(k, &a[0], k, &b[base], &off[0], &c[0], ldc, add)
+			ConvTile4x24(k, &a[0], k, &b[base+24], &off[0], &c[24], ldc, add)
+		}},
+		{"ConvTile8x48", true, 8, ConvTile8x48, func(k int, a, b []float32, off []int, c []float32, ldc int, add bool) {
+			ConvTile4x48(k, &a[0], k, &b[base], &off[0], &c[0], ldc, add)
+			ConvTile4x48(k, &a[4*k], k, &b[base], &off[0], &c[4*ldc], ldc, add)
+		}},
+	}
+	rng := rand.New(rand.NewSource(3))
+	for _, tc := range cases {
+		if !HasAVX2FMA || tc.avx512 && !HasAVX512 {
+			t.Logf("%s: skipped, the CPU lacks its instructions (it is never called)", tc.name)
+			continue
+		}
+		for _, k := range []int{1, 2, 9, 144, 577} {
+			for _, add := range []bool{false, true} {
+				a := normals(rng, tc.rows*k)
+				b := normals(rng, 4000)
+				off := make([]int, k)
+				for i := range off {
+					off[i] = rng.Intn(1900) - 1000
+				}
+				const ldc = 53
+				want := normals(rng, (tc.rows-1)*ldc+48+5) // the sums to continue with add, and outside the tile
+				got := append([]float32(nil), want...)
+				tc.want(k, a, b, off, want, ldc, add)
+				tc.got(k, &a[0], k, &b[base], &off[0], &got[0], ldc, add)
+				require.Equal(t, want, got, "%s k %d add %v", tc.name, k, add)
+			}
 		}
 	}
 }

@@ -51,31 +51,30 @@ func BenchmarkConvTile8x48(b *testing.B) {
 }
 
 func BenchmarkDotTile4x6(b *testing.B) {
-	if !HasAVX512 {
-		b.Skip("CPU without AVX-512")
-	}
-	const n = 1104
-	dy := make([]float32, 4*n)
-	x := make([]float32, 3000)
-	off := [6]int{0, 1, 2, 34, 35, 36}
-	var acc [192]float32
-	b.SetBytes(2 * 24 * n)
-	for i := 0; i < b.N; i++ {
-		DotTile4x6(n, &dy[0], n, &x[0], &off, &acc)
-	}
+	benchDotTile(b, 4, func(n int, dy *float32, ldy int, x *float32, off *[6]int) {
+		var acc [192]float32
+		DotTile4x6(n, dy, ldy, x, off, &acc)
+	})
 }
 
 func BenchmarkDotSums8x6(b *testing.B) {
+	benchDotTile(b, 8, func(n int, dy *float32, ldy int, x *float32, off *[6]int) {
+		var sums [48]float32
+		DotSums8x6(n, dy, ldy, x, off, &sums)
+	})
+}
+
+// benchDotTile times a filter-gradient tile of the given rows over six taps of 1104 positions.
+func benchDotTile(b *testing.B, rows int, tile func(n int, dy *float32, ldy int, x *float32, off *[6]int)) {
 	if !HasAVX512 {
 		b.Skip("CPU without AVX-512")
 	}
 	const n = 1104
-	dy := make([]float32, 8*n)
+	dy := make([]float32, rows*n)
 	x := make([]float32, 3000)
 	off := [6]int{0, 1, 2, 34, 35, 36}
-	var sums [48]float32
-	b.SetBytes(2 * 48 * n)
+	b.SetBytes(int64(2 * rows * 6 * n))
 	for i := 0; i < b.N; i++ {
-		DotSums8x6(n, &dy[0], n, &x[0], &off, &sums)
+		tile(n, &dy[0], n, &x[0], &off)
 	}
 }
