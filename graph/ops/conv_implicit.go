@@ -485,10 +485,7 @@ func (m *implicit) filterBlocks(dyg, xg []float32, n, ob0, ob1 int, dw []float32
 					} else {
 						dotTile4x3(n, dy[r0*n:], n, xg, base, (*[tileTaps]int)(m.off[t:t+taps]), (*[tileRows * tileTaps * 8]float32)(acc[:]))
 					}
-					for i := 0; i < tileRows*taps; i++ {
-						l := acc[i*8 : i*8+8]
-						sums[r0*taps+i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
-					}
+					laneSums(acc[:tileRows*taps*8], sums[r0*taps:])
 				}
 			}
 			for r := 0; r < rows && ob*tileRows+r < g.O; r++ {
@@ -603,15 +600,21 @@ func convTile8x48Pair(k int, a []float32, lda int, b []float32, bi int, off []in
 	convTile4x48(k, a[tileRows*lda:], lda, b, bi, off, c[tileRows*ldc:], ldc, add)
 }
 
+// laneSums finishes the filter-gradient tiles' sums: sums[i] is the sum of lanes acc[8i:8i+8],
+// in the order vec32.DotSums8x6 sums them in registers.
+func laneSums(acc, sums []float32) {
+	for i := range len(acc) / 8 {
+		l := acc[i*8 : i*8+8]
+		sums[i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+}
+
 // dotSums8x6Go is dotSums8x6 from two dotTile4x6 tiles, their lanes summed in Go.
 func dotSums8x6Go(n int, dy []float32, ldy int, x []float32, xi int, off *[2 * tileTaps]int, sums *[2 * tileRows * 2 * tileTaps]float32) {
 	var acc [tileRows * 2 * tileTaps * 8]float32
 	for h := 0; h < 2; h++ {
 		dotTile4x6(n, dy[h*tileRows*ldy:], ldy, x, xi, off, &acc)
-		for i := 0; i < tileRows*2*tileTaps; i++ {
-			l := acc[i*8 : i*8+8]
-			sums[h*tileRows*2*tileTaps+i] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
-		}
+		laneSums(acc[:], sums[h*tileRows*2*tileTaps:])
 	}
 }
 

@@ -104,10 +104,7 @@ func padRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 		return
 	}
 	_, _ = dst[rows*ldd-1], src[(rows-1)*lds+w-1]
-	last := rows - 1 // the rows whose spilled zeros land in the next row, before it is copied
-	if len(dst) >= last*ldd+w+8 {
-		last = rows
-	}
+	last := fitRows(rows, dst, ldd, w+8, src, lds, w) // a row's zeros spill into the next row
 	if last > 0 {
 		vec32.CopyRows(&dst[0], ldd, &src[0], lds, last, w, true)
 	}
@@ -124,10 +121,7 @@ func gatherEvenRows(dst []float32, ldd int, src []float32, lds, rows, w int) {
 		return
 	}
 	_, _ = dst[rows*ldd-1], src[(rows-1)*lds+2*(w-1)]
-	last := rows - 1
-	if len(dst) >= last*ldd+w+8 && len(src) >= last*lds+2*w {
-		last = rows
-	}
+	last := fitRows(rows, dst, ldd, w+8, src, lds, 2*w)
 	if last > 0 {
 		vec32.GatherEvenRows(&dst[0], ldd, &src[0], lds, last, w, true)
 	}
@@ -145,16 +139,24 @@ func scatterHalfRows(dst []float32, ldd int, src []float32, lds, rows, w, q int)
 		return
 	}
 	_, _ = dst[(rows-1)*ldd+2*(w-1)+q], src[(rows-1)*lds+w-1]
-	last := rows - 1
-	if len(dst) >= last*ldd+2*w {
-		last = rows
-	}
+	last := fitRows(rows, dst, ldd, 2*w, src, lds, w)
 	if last > 0 {
 		vec32.ScatterHalfRows(&dst[0], ldd, &src[0], lds, last, w, q == 1)
 	}
 	if last < rows {
 		scatterHalfRowsGo(dst[last*ldd:], ldd, src[last*lds:], lds, 1, w, q)
 	}
+}
+
+// fitRows is how many of rows a row kernel may take whose row r reaches dstReach values of dst
+// from r·ldd and srcReach of src from r·lds: all of them, or all but the last when its reach runs
+// past either slice (that row goes through Go).
+func fitRows(rows int, dst []float32, ldd, dstReach int, src []float32, lds, srcReach int) int {
+	last := rows - 1
+	if len(dst) >= last*ldd+dstReach && len(src) >= last*lds+srcReach {
+		return rows
+	}
+	return last
 }
 
 func copyRows(dst []float32, ldd int, src []float32, lds, rows, w int) {

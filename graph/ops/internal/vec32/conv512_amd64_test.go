@@ -11,19 +11,26 @@ import (
 
 // The AVX-512 kernels against the AVX2 ones: the same sums in the same order, so the same bits.
 
+// dotInputs returns the operands of a filter-gradient tile test: rows rows of dY (ldy apart), x
+// and six offsets into it.
+func dotInputs(rng *rand.Rand, rows int) (dy, x []float32, off [6]int) {
+	dy = normals(rng, rows*ldy)
+	x = normals(rng, 5000)
+	for j := range off {
+		off[j] = rng.Intn(3000)
+	}
+	return dy, x, off
+}
+
+const ldy = 1200
+
 func TestDotTile4x6(t *testing.T) {
 	if !HasAVX512 {
 		t.Skip("CPU without AVX-512: the kernel is never called")
 	}
 	rng := rand.New(rand.NewSource(4))
 	for _, n := range []int{8, 16, 1088, 80} {
-		const ldy = 1200
-		dy := normals(rng, 4*ldy)
-		x := normals(rng, 5000)
-		var off [6]int
-		for j := range off {
-			off[j] = rng.Intn(3000)
-		}
+		dy, x, off := dotInputs(rng, 4)
 		var lo, hi [96]float32
 		DotTile4x3(n, &dy[0], ldy, &x[0], (*[3]int)(off[:3]), &lo)
 		DotTile4x3(n, &dy[0], ldy, &x[0], (*[3]int)(off[3:]), &hi)
@@ -51,13 +58,7 @@ func TestDotSums8x6(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(10))
 	for _, n := range []int{8, 16, 1088, 80} {
-		const ldy = 1200
-		dy := normals(rng, 8*ldy)
-		x := normals(rng, 5000)
-		var off [6]int
-		for j := range off {
-			off[j] = rng.Intn(3000)
-		}
+		dy, x, off := dotInputs(rng, 8)
 		var lanes [384]float32
 		DotTile4x6(n, &dy[0], ldy, &x[0], &off, (*[192]float32)(lanes[:192]))
 		DotTile4x6(n, &dy[4*ldy], ldy, &x[0], &off, (*[192]float32)(lanes[192:]))
